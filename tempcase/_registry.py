@@ -1,0 +1,136 @@
+"""What belongs to which context, and which context is current."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from tempcase._removal import Identity
+
+__all__ = ["SCOPES", "Context", "Registry", "Tracked"]
+
+SCOPES = ("test", "class", "module", "session", "custom")
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A path registered from outside tempcase's own directories."""
+
+    path: str
+    identity: Optional[Identity]
+
+
+class Context:
+    """One activation of a scope: a test run, a class, a module, the session.
+
+    The same name can be active twice (a test id run again by a nested run),
+    so contexts are objects, not names.  ``generation`` moves on at every
+    cleanup, so a :class:`TempDirectory` from before it refuses writes.
+    """
+
+    __slots__ = ("closed", "created", "dirs", "external", "generation", "name", "owner_pid", "scope")
+
+    def __init__(self, name: Optional[str], scope: str) -> None:
+        self.name = name
+        self.scope = scope
+        self.owner_pid = os.getpid()
+        self.dirs: Dict[str, str] = {}
+        self.external: Dict[str, Tracked] = {}
+        self.created = 0
+        self.generation = 0
+        self.closed = False
+
+    @property
+    def tracked(self) -> int:
+        """How many paths this context holds now."""
+        return self.created + len(self.external)
+
+    def __repr__(self) -> str:
+        return f"<Context {self.scope} {self.name!r} tracked={self.tracked}>"
+
+
+class Registry:
+    """The process-wide context stack and the paths each context tracks.
+
+    A process-wide stack, not a ``ContextVar``: ``IsolatedAsyncioTestCase``
+    copies the context when it is created, and paths registered from other
+    threads during a test belong to that test.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.session = Context(None, "session")
+        self._stack: List[Context] = []
+        self._live: Dict[int, Context] = {id(self.session): self.session}
+        self._owners: Dict[str, Context] = {}
+
+    def reinit_after_fork(self) -> None:
+        """Replace the lock in a forked child (another thread may have held it)."""
+        self.lock = threading.RLock()
+
+    def current(self) -> Context:
+        """The innermost active context, the session when none is."""
+        stack = self._stack
+        return stack[-1] if stack else self.session
+
+    def stack(self) -> List[Context]:
+        """A copy of the active contexts, outermost first."""
+        return list(self._stack)
+
+    def new(self, name: Optional[str], scope: str) -> Context:
+        """Make a context and keep it until it is dropped."""
+        ctx = Context(name, scope)
+        with self.lock:
+            self._live[id(ctx)] = ctx
+        return ctx
+
+    def push(self, ctx: Context) -> None:
+        """Make *ctx* the current context."""
+        with self.lock:
+            self._stack.append(ctx)
+
+    def pop(self, ctx: Context) -> None:
+        """End *ctx*'s activation, and any left open above it; others are untouched."""
+        with self.lock:
+            for index in range(len(self._stack) - 1, -1, -1):
+                if self._stack[index] is ctx:
+                    del self._stack[index:]
+                    return
+
+    def drop(self, ctx: Context) -> None:
+        """Forget a cleaned context, so memory stays flat over any number of tests."""
+        with self.lock:
+            ctx.closed = True
+            if ctx is not self.session:
+                self._live.pop(id(ctx), None)
+            for path in ctx.external:
+                if self._owners.get(path) is ctx:
+                    del self._owners[path]
+            ctx.external.clear()
+
+    def live(self) -> List[Context]:
+        """Every context not yet dropped, the session first."""
+        with self.lock:
+            return list(self._live.values())
+
+    def track(self, ctx: Context, tracked: Tracked) -> bool:
+        """Register *tracked* for *ctx*; False if some context already has it.
+
+        The first registrant keeps a path: registering it again, from any
+        context, changes nothing and removes it once.
+        """
+        with self.lock:
+            if tracked.path in self._owners:
+                return False
+            self._owners[tracked.path] = ctx
+            ctx.external[tracked.path] = tracked
+            return True
+
+    def untrack(self, ctx: Context, path: str) -> None:
+        """Forget one external path of *ctx* (it has been removed)."""
+        with self.lock:
+            ctx.external.pop(path, None)
+            if self._owners.get(path) is ctx:
+                del self._owners[path]

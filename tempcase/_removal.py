@@ -1,0 +1,321 @@
+"""Remove paths without following symlinks or crossing into other mounts.
+
+Nothing here raises: every function returns the problems it met, so that a
+cleanup failure never changes a test's outcome.  The ``os`` functions are
+bound at import time, so a test that mocks ``os.unlink`` does not see
+tempcase's calls, nor break them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional
+
+__all__ = ["Identity", "Problem", "identity_of", "remove_path"]
+
+_lstat = os.lstat
+_fstat = os.fstat
+_unlink = os.unlink
+_rmdir = os.rmdir
+_open = os.open
+_close = os.close
+_scandir = os.scandir
+_chmod = os.chmod
+_fchmod: Optional[Callable[[int, int], None]] = getattr(os, "fchmod", None)
+_sleep = time.sleep
+_rmtree = shutil.rmtree
+
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
+# The descriptor-relative walk is race-free against a symlink swapped in
+# mid-walk; it needs *at() system calls and scandir over a descriptor.
+_FD_WALK = (
+    {os.open, os.unlink, os.rmdir, os.stat, os.chmod} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+    and _fchmod is not None
+)
+_TRANSIENT = frozenset({errno.EBUSY, errno.ENOTEMPTY, errno.EAGAIN})
+_RETRY_DELAYS = (0.01, 0.05, 0.2)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What stood at a path when it was registered: device, inode and type."""
+
+    dev: int
+    ino: int
+    fmt: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A path that could not be removed, or that was found replaced."""
+
+    path: str
+    error: str
+
+
+def identity_of(path: str) -> Optional[Identity]:
+    """Return the identity of what stands at *path*, or None if nothing does."""
+    try:
+        st = _lstat(path)
+    except OSError:
+        return None
+    return Identity(st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        name = errno.errorcode.get(exc.errno or 0, "")
+        return f"{exc.strerror} ({name})" if name else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+def remove_path(path: str, *, expected: Optional[Identity] = None) -> List[Problem]:
+    """Remove the file, link or directory tree at *path*.
+
+    A symlink is unlinked and its target left alone, also inside a tree; a
+    directory on another device than the tree's top (a mount point) is left in
+    place and reported; read-only entries are made writable and retried; a
+    missing path counts as removed; transient errors are retried a few times.
+
+    :param path: an absolute path without ``..`` components.
+    :param expected: what stood there at registration; if a symlink stands
+        there now instead, only the link is removed and a problem says so.
+    :returns: the problems met, empty when all is gone.
+    """
+    path = path.rstrip("/" + (os.altsep or "")) if len(path) > 1 else path
+    if os.path.dirname(path) == path:
+        return [Problem(path, "refused: a file system root is never removed")]
+    try:
+        st = _lstat(path)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        return [Problem(path, _describe(exc))]
+    problems: List[Problem] = []
+    if expected is not None and (st.st_dev, st.st_ino) != (expected.dev, expected.ino):
+        if stat.S_ISLNK(st.st_mode) and expected.fmt != stat.S_IFLNK:
+            _unlink_path(path, problems)
+            problems.append(
+                Problem(
+                    path,
+                    "replaced by a symbolic link after it was registered: "
+                    "the link was removed, its target kept",
+                )
+            )
+            return problems
+        if stat.S_ISDIR(st.st_mode) and st.st_dev != expected.dev:
+            return [Problem(path, "now on another file system (a mount point); left in place")]
+    if not stat.S_ISDIR(st.st_mode):
+        _unlink_path(path, problems)
+    elif _FD_WALK:
+        _remove_tree_fd(path, st, problems)
+    else:
+        _remove_tree_portable(path, problems)
+    return problems
+
+
+def _retrying(action: Callable[[], None]) -> None:
+    """Run *action*, retrying a few times on errors that may pass by themselves."""
+    for delay in _RETRY_DELAYS:
+        try:
+            action()
+        except OSError as exc:
+            if exc.errno not in _TRANSIENT:
+                raise
+            _sleep(delay)
+        else:
+            return
+    action()
+
+
+def _unlink_path(path: str, problems: List[Problem]) -> None:
+    """Unlink a non-directory; on a permission error, open up its parent once."""
+    try:
+        _retrying(lambda: _unlink(path))
+    except FileNotFoundError:
+        return
+    except PermissionError as first:
+        parent = os.path.dirname(path)
+        try:
+            _make_owner_writable(parent)
+            _retrying(lambda: _unlink(path))
+        except FileNotFoundError:
+            return
+        except OSError:
+            problems.append(Problem(path, _describe(first)))
+    except OSError as exc:
+        problems.append(Problem(path, _describe(exc)))
+
+
+def _make_owner_writable(path: str, *, dir_fd: Optional[int] = None) -> None:
+    """Add the owner's rwx bits to a directory, never through a symlink."""
+    st = _lstat(path, dir_fd=dir_fd)
+    if not stat.S_ISDIR(st.st_mode):
+        raise PermissionError(errno.EACCES, "not a directory, left as it is", path)
+    _chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IRWXU, dir_fd=dir_fd)
+
+
+class _Frame:
+    """One open directory of the descriptor walk."""
+
+    __slots__ = ("blocked", "chmodded", "entries", "fd", "name", "path")
+
+    def __init__(self, fd: int, path: str, name: str) -> None:
+        self.fd = fd
+        self.path = path
+        self.name = name
+        self.blocked = False
+        self.chmodded = False
+        with _scandir(fd) as it:
+            self.entries: List[Any] = list(it)
+
+
+def _open_dir(name: str, st: os.stat_result, dir_fd: Optional[int]) -> int:
+    """Open a directory seen as *st* without following links; chmod once if needed."""
+    try:
+        fd = _open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        _chmod(name, stat.S_IMODE(st.st_mode) | stat.S_IRWXU, dir_fd=dir_fd)
+        fd = _open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    opened = _fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+        _close(fd)
+        raise OSError(errno.ESTALE, "changed while it was being removed", name)
+    return fd
+
+
+def _remove_tree_fd(path: str, st: os.stat_result, problems: List[Problem]) -> None:
+    root_dev = st.st_dev
+    try:
+        stack = [_Frame(_open_dir(path, st, None), path, path)]
+    except OSError as exc:
+        problems.append(Problem(path, _describe(exc)))
+        return
+    try:
+        while stack:
+            frame = stack[-1]
+            if frame.entries:
+                child = _step(frame, frame.entries.pop(), root_dev, problems)
+                if child is not None:
+                    stack.append(child)
+                continue
+            stack.pop()
+            _close(frame.fd)
+            parent = stack[-1] if stack else None
+            if frame.blocked:
+                if parent is not None:
+                    parent.blocked = True
+                continue
+            _rmdir_at(frame, parent, problems)
+    finally:
+        for frame in stack:
+            _close(frame.fd)
+
+
+def _step(frame: _Frame, entry: Any, root_dev: int, problems: List[Problem]) -> Optional[_Frame]:
+    """Remove one entry of *frame*, or open it as a frame of its own."""
+    name: str = entry.name
+    child_path = os.path.join(frame.path, name)
+    try:
+        cst = _lstat(name, dir_fd=frame.fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        problems.append(Problem(child_path, _describe(exc)))
+        frame.blocked = True
+        return None
+    if not stat.S_ISDIR(cst.st_mode):
+        try:
+            _unlink_at(frame, name)
+        except OSError as exc:
+            problems.append(Problem(child_path, _describe(exc)))
+            frame.blocked = True
+        return None
+    if cst.st_dev != root_dev:
+        problems.append(Problem(child_path, "on another file system (a mount point); left in place"))
+        frame.blocked = True
+        return None
+    try:
+        return _Frame(_open_dir(name, cst, frame.fd), child_path, name)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        problems.append(Problem(child_path, _describe(exc)))
+        frame.blocked = True
+        return None
+
+
+def _open_up(frame: _Frame) -> bool:
+    """Give the owner rwx on *frame*'s directory once; tell whether it changed."""
+    if frame.chmodded or _fchmod is None:
+        return False
+    frame.chmodded = True
+    mode = stat.S_IMODE(_fstat(frame.fd).st_mode)
+    _fchmod(frame.fd, mode | stat.S_IRWXU)
+    return True
+
+
+def _unlink_at(frame: _Frame, name: str) -> None:
+    try:
+        _retrying(lambda: _unlink(name, dir_fd=frame.fd))
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        if not _open_up(frame):
+            raise
+        _unlink_at(frame, name)
+
+
+def _rmdir_at(frame: _Frame, parent: Optional[_Frame], problems: List[Problem]) -> None:
+    try:
+        if parent is None:
+            _retrying(lambda: _rmdir(frame.path))
+        else:
+            _rmdir_child(parent, frame.name)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        problems.append(Problem(frame.path, _describe(exc)))
+        if parent is not None:
+            parent.blocked = True
+
+
+def _rmdir_child(parent: _Frame, name: str) -> None:
+    try:
+        _retrying(lambda: _rmdir(name, dir_fd=parent.fd))
+    except PermissionError:
+        if not _open_up(parent):
+            raise
+        _rmdir_child(parent, name)
+
+
+def _remove_tree_portable(path: str, problems: List[Problem]) -> None:
+    """Remove a tree where the descriptor walk is not available (Windows)."""
+
+    def on_error(func: Callable[..., Any], failed: str, exc_info: Any) -> None:
+        exc = exc_info[1]
+        if isinstance(exc, FileNotFoundError):
+            return
+        try:
+            st = _lstat(failed)
+            if isinstance(exc, PermissionError) and not stat.S_ISLNK(st.st_mode):
+                _chmod(failed, stat.S_IMODE(st.st_mode) | stat.S_IWRITE | stat.S_IREAD)
+                func(failed)
+                return
+        except OSError as again:
+            exc = again
+        problems.append(Problem(failed, _describe(exc)))
+
+    _rmtree(path, onerror=on_error)
