@@ -70,4 +70,6 @@ def register_directory(path: PathArg, *, adopt_existing: bool = False) -> Path:
 
     .. versionadded:: 0.1
     """
-    return register(path, kind="directory", adopt_existing=adopt_existing, func="register_directory")
+    return register(
+        path, kind="directory", adopt_existing=adopt_existing, func="register_directory"
+    )

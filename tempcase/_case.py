@@ -6,9 +6,7 @@ import contextlib
 import functools
 import unittest
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
-
-from typing_extensions import override
+from typing import Any, Callable, Iterator
 
 from tempcase._directory import (
     Content,
@@ -31,8 +29,9 @@ def _check_bases(cls: type) -> None:
     mro = cls.__mro__
     if unittest.TestCase in mro and mro.index(TempFileTestCase) > mro.index(unittest.TestCase):
         blocker = next(
-            base for base in cls.__bases__ if issubclass(base, unittest.TestCase)
-            and not issubclass(base, TempFileTestCase)
+            base
+            for base in cls.__bases__
+            if issubclass(base, unittest.TestCase) and not issubclass(base, TempFileTestCase)
         )
         names = [b.__name__ for b in cls.__bases__ if b is not blocker]
         fixed = ", ".join(["TempFileTestCase" if n == "TempFileTestCase" else n for n in names])
@@ -97,8 +96,8 @@ class TempFileTestCase:
     .. versionadded:: 0.1
     """
 
-    _tempcase_context: Optional[Context] = None
-    _tempcase_dir: Optional[TempDirectory] = None
+    _tempcase_context: Context | None = None
+    _tempcase_dir: TempDirectory | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -107,7 +106,7 @@ class TempFileTestCase:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def run(self, result: Optional[unittest.TestResult] = None) -> Optional[unittest.TestResult]:
+    def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
         """Run the test in its own context; clean it before the result hears of its end."""
         session = get_session()
         ctx = session.open_context(self._tempcase_id(), "test")
@@ -145,21 +144,22 @@ class TempFileTestCase:
         """Open the class's context; subclasses' overrides run inside it too."""
         parent = super()
         if hasattr(parent, "setUpClass"):
-            parent.setUpClass()  # type: ignore[attr-defined]
+            parent.setUpClass()
 
     @classmethod
     def tearDownClass(cls) -> None:
         """Remove what the class created, after its ``tearDownClass``."""
         parent = super()
         if hasattr(parent, "tearDownClass"):
-            parent.tearDownClass()  # type: ignore[attr-defined]
+            parent.tearDownClass()
 
     def _tempcase_ctx(self, func: str) -> Context:
         ctx = self._tempcase_context
         if ctx is None:
             raise RuntimeError(
                 f"{func}: only while the test runs (setUp, the test, tearDown, cleanups); "
-                "in setUpClass use the module-level functions, e.g. tempcase.create_temp_directory()"
+                "in setUpClass use the module-level functions such as "
+                "tempcase.create_temp_directory()"
             )
         return ctx
 
@@ -183,7 +183,7 @@ class TempFileTestCase:
         return self.tempcase_dir.create_subdirectory(name)
 
     @contextlib.contextmanager
-    def with_temp_directory(self, files: Optional[Files] = None) -> Iterator[TempDirectory]:
+    def with_temp_directory(self, files: Files | None = None) -> Iterator[TempDirectory]:
         """A fresh, populated directory, removed when the block exits.
 
         It is tracked until then, so a failure inside still cleans it.
@@ -197,29 +197,47 @@ class TempFileTestCase:
             directory.cleanup()
 
     def create_temp_file(
-        self, content: Content = "", suffix: str = "", *, prefix: str = "tmp", encoding: str = "utf-8"
+        self,
+        content: Content = "",
+        suffix: str = "",
+        *,
+        prefix: str = "tmp",
+        encoding: str = "utf-8",
     ) -> Path:
         """A uniquely named file in the test's scratch area (not in :attr:`tempcase_dir`)."""
         return create_temp_file(
-            content, suffix, prefix=prefix, encoding=encoding,
+            content,
+            suffix,
+            prefix=prefix,
+            encoding=encoding,
             _ctx=self._tempcase_ctx("create_temp_file"),
         )
 
-    def create_temp_directory(self, files: Optional[Files] = None, *, prefix: str = "tmp") -> TempDirectory:
+    def create_temp_directory(
+        self, files: Files | None = None, *, prefix: str = "tmp"
+    ) -> TempDirectory:
         """A uniquely named directory in the test's scratch area (not in :attr:`tempcase_dir`)."""
-        return create_temp_directory(files, prefix=prefix, _ctx=self._tempcase_ctx("create_temp_directory"))
+        return create_temp_directory(
+            files, prefix=prefix, _ctx=self._tempcase_ctx("create_temp_directory")
+        )
 
     def register_temp_file(self, path: PathArg, *, adopt_existing: bool = False) -> Path:
         """Remove *path*, made by other means, when the test ends (it may not exist yet)."""
         return get_session().register(
-            path, kind="file", adopt_existing=adopt_existing, func="register_temp_file",
+            path,
+            kind="file",
+            adopt_existing=adopt_existing,
+            func="register_temp_file",
             ctx=self._tempcase_ctx("register_temp_file"),
         )
 
     def register_temp_directory(self, path: PathArg, *, adopt_existing: bool = False) -> Path:
         """Remove the directory *path*, made by other means, when the test ends."""
         return get_session().register(
-            path, kind="directory", adopt_existing=adopt_existing, func="register_temp_directory",
+            path,
+            kind="directory",
+            adopt_existing=adopt_existing,
+            func="register_temp_directory",
             ctx=self._tempcase_ctx("register_temp_directory"),
         )
 

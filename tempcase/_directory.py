@@ -8,7 +8,7 @@ import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import List, Mapping, Optional, Tuple, Type, Union
+from typing import Mapping, Union
 
 from tempcase._paths import PathArg, is_windows_reserved, split_name
 from tempcase._registry import Context
@@ -51,7 +51,7 @@ def _check_affix(value: object, what: str, *, func: str) -> str:
     return value
 
 
-def _prepare_files(files: Optional[Files], *, func: str) -> List[Tuple[Tuple[str, ...], bytes]]:
+def _prepare_files(files: Files | None, *, func: str) -> list[tuple[tuple[str, ...], bytes]]:
     """Check every name and content of *files* before anything is written."""
     if files is None:
         return []
@@ -66,7 +66,7 @@ def _prepare_files(files: Optional[Files], *, func: str) -> List[Tuple[Tuple[str
     return prepared
 
 
-def _walk_dirs(root: str, parts: Tuple[str, ...], name: str, *, func: str) -> Tuple[str, int]:
+def _walk_dirs(root: str, parts: tuple[str, ...], name: str, *, func: str) -> tuple[str, int]:
     """Create the directories *parts* below *root*, refusing links and non-directories.
 
     :returns: the innermost directory and how many directories were made.
@@ -86,11 +86,15 @@ def _walk_dirs(root: str, parts: Tuple[str, ...], name: str, *, func: str) -> Tu
                 "tempcase never writes through links"
             )
         if not stat.S_ISDIR(st.st_mode):
-            raise ValueError(f"{func}: name {name!r} goes through {part!r}, which is not a directory")
+            raise ValueError(
+                f"{func}: name {name!r} goes through {part!r}, which is not a directory"
+            )
     return current, made
 
 
-def write_file(root: str, parts: Tuple[str, ...], data: bytes, *, name: str, func: str) -> Tuple[str, int]:
+def write_file(
+    root: str, parts: tuple[str, ...], data: bytes, *, name: str, func: str
+) -> tuple[str, int]:
     """Write *data* to ``root/parts``; create missing parents; overwrite a regular file.
 
     :returns: the file's path and how many new paths were made.
@@ -99,13 +103,15 @@ def write_file(root: str, parts: Tuple[str, ...], data: bytes, *, name: str, fun
     parent, made = _walk_dirs(root, parts[:-1], name, func=func)
     path = os.path.join(parent, parts[-1])
     try:
-        st: Optional[os.stat_result] = os.lstat(path)
+        st: os.stat_result | None = os.lstat(path)
     except FileNotFoundError:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
         what = (
-            "a directory" if stat.S_ISDIR(st.st_mode)
-            else "a symbolic link" if stat.S_ISLNK(st.st_mode)
+            "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "a symbolic link"
+            if stat.S_ISLNK(st.st_mode)
             else "not a regular file"
         )
         raise ValueError(f"{func}: name {name!r} is {what}; it is not overwritten")
@@ -114,7 +120,7 @@ def write_file(root: str, parts: Tuple[str, ...], data: bytes, *, name: str, fun
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     return path, made + (st is None)
@@ -138,21 +144,19 @@ class TempDirectory:
     path: Path
     name: str
 
-    def __init__(self, files: Optional[Files] = None, *, prefix: str = "tmp") -> None:
+    def __init__(self, files: Files | None = None, *, prefix: str = "tmp") -> None:
         session = get_session()
         self._create(session, session.registry.current(), files, prefix, func="TempDirectory")
 
     @classmethod
-    def _new(
-        cls, ctx: Context, files: Optional[Files], prefix: str, *, func: str
-    ) -> TempDirectory:
+    def _new(cls, ctx: Context, files: Files | None, prefix: str, *, func: str) -> TempDirectory:
         """A fresh directory in the scratch area of *ctx* (not the current context)."""
         self = cls.__new__(cls)
         self._create(get_session(), ctx, files, prefix, func=func)
         return self
 
     def _create(
-        self, session: Session, ctx: Context, files: Optional[Files], prefix: str, *, func: str
+        self, session: Session, ctx: Context, files: Files | None, prefix: str, *, func: str
     ) -> None:
         prepared = _prepare_files(files, func=func)
         _check_affix(prefix, "prefix", func=func)
@@ -197,9 +201,9 @@ class TempDirectory:
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.cleanup()
 
@@ -217,7 +221,7 @@ class TempDirectory:
                 "a directory nobody would remove is not recreated"
             )
 
-    def _write(self, parts: Tuple[str, ...], data: bytes, *, name: str, func: str) -> Path:
+    def _write(self, parts: tuple[str, ...], data: bytes, *, name: str, func: str) -> Path:
         path, made = write_file(self.name, parts, data, name=name, func=func)
         self._context.created += made
         return Path(path)
@@ -255,7 +259,7 @@ class TempDirectory:
 
     def create_numbered_files(
         self, basename: str, content_pattern: str, count: int, *, suffix: str = ".txt"
-    ) -> List[Path]:
+    ) -> list[Path]:
         """Create ``basename_001.txt`` … with content ``content_pattern.format(i)``.
 
         Numbers start at 1 and have at least three digits.
@@ -266,7 +270,9 @@ class TempDirectory:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ValueError(f"{func}: count must be a whole number >= 0, not {count!r}")
         if not isinstance(content_pattern, str):
-            raise TypeError(f"{func}: content_pattern must be str, not {type(content_pattern).__name__}")
+            raise TypeError(
+                f"{func}: content_pattern must be str, not {type(content_pattern).__name__}"
+            )
         _check_affix(suffix, "suffix", func=func)
         width = max(3, len(str(count)))
         names = [f"{basename}_{i:0{width}d}{suffix}" for i in range(1, count + 1)]
@@ -275,7 +281,9 @@ class TempDirectory:
             for i, name in enumerate(names, 1)
         ]
         self._check_open(func)
-        return [self._write(parts, data, name=n, func=func) for (parts, data), n in zip(prepared, names)]
+        return [
+            self._write(parts, data, name=n, func=func) for (parts, data), n in zip(prepared, names)
+        ]
 
     def unique_filename(self, prefix: str = "temp", suffix: str = ".tmp") -> str:
         """A file name not yet present in the directory (nothing is created)."""
@@ -301,9 +309,9 @@ class TempDirectory:
         """The bytes of a file."""
         return (self / name).read_bytes()
 
-    def files(self) -> List[str]:
+    def files(self) -> list[str]:
         """Every file below (anything but a directory), as sorted relative POSIX paths."""
-        found: List[str] = []
+        found: list[str] = []
         pending = [""]
         while pending:
             relative = pending.pop()
@@ -337,8 +345,12 @@ class TempDirectory:
 
 
 def create_temp_file(
-    content: Content = "", suffix: str = "", *, prefix: str = "tmp", encoding: str = "utf-8",
-    _ctx: Optional[Context] = None,
+    content: Content = "",
+    suffix: str = "",
+    *,
+    prefix: str = "tmp",
+    encoding: str = "utf-8",
+    _ctx: Context | None = None,
 ) -> Path:
     """A new uniquely named file in the current context's scratch area.
 
@@ -360,14 +372,14 @@ def create_temp_file(
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     return Path(path)
 
 
 def create_temp_directory(
-    files: Optional[Files] = None, *, prefix: str = "tmp", _ctx: Optional[Context] = None
+    files: Files | None = None, *, prefix: str = "tmp", _ctx: Context | None = None
 ) -> TempDirectory:
     """A new uniquely named, populated directory in the current context's scratch area.
 

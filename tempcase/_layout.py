@@ -12,7 +12,6 @@ import stat
 import sys
 import tempfile
 import time
-from typing import Dict, Optional, Union
 
 from tempcase._paths import is_windows_reserved
 
@@ -101,19 +100,17 @@ def ensure_user_root(base: str, *, source: str) -> str:
     return root
 
 
-def context_dir_name(label: Optional[str], serial: int) -> str:
+def context_dir_name(label: str | None, serial: int) -> str:
     """A short, unique, portable directory name for a context.
 
-    The last part of the id (the method, class or module name) keeps it readable, a hash of the whole id tells
-    similar ids apart, and the per-run *serial* makes it unique even when
-    the same id runs twice.
+    The last part of the id (the method, class or module name) keeps it
+    readable, a hash of the whole id tells similar ids apart, and the per-run
+    *serial* makes it unique even when the same id runs twice.
     """
     text = label if label is not None else "session"
     tail = text.rsplit("::", 1)[-1] if "::" in text else text.rsplit(".", 1)[-1]
     short = _NAME_CHARS.sub("_", tail).strip("._-")[:_SHORT_NAME].rstrip("._-") or "context"
-    digest = hashlib.blake2s(
-        text.encode("utf-8", "surrogatepass"), digest_size=3
-    ).hexdigest()
+    digest = hashlib.blake2s(text.encode("utf-8", "surrogatepass"), digest_size=3).hexdigest()
     name = f"{short}-{digest}-{serial}"
     return f"_{name}" if is_windows_reserved(name) else name
 
@@ -130,7 +127,7 @@ class RunDirectory:
         self.path = tempfile.mkdtemp(prefix=RUN_PREFIX, dir=root)
         self.pid = os.getpid()
         self._serial = itertools.count(1)
-        self._lock_fd: Optional[int] = None
+        self._lock_fd: int | None = None
         if fcntl is not None:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
             try:
@@ -139,7 +136,7 @@ class RunDirectory:
                 os.close(fd)
                 raise
             self._lock_fd = fd
-        marker: Dict[str, Union[str, int, float]] = {
+        marker: dict[str, str | int | float] = {
             "tempcase_run": 1,
             "run_id": os.path.basename(self.path),
             "pid": self.pid,
@@ -154,7 +151,7 @@ class RunDirectory:
             json.dump(marker, stream)
         os.replace(partial, os.path.join(self.path, MARKER))
 
-    def make_dir(self, label: Optional[str], suffix: str = "") -> str:
+    def make_dir(self, label: str | None, suffix: str = "") -> str:
         """Create a new directory for a context, mode 0o700, and return its path."""
         while True:
             name = context_dir_name(label, next(self._serial)) + suffix

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Tuple, Union
+from typing import Union
 
 __all__ = ["PathArg", "as_path_str", "is_windows_reserved", "split_name"]
 
@@ -61,7 +61,7 @@ def as_path_str(path: object, *, func: str, what: str = "path") -> str:
     return path
 
 
-def split_name(name: object, *, func: str) -> Tuple[str, ...]:
+def split_name(name: object, *, func: str) -> tuple[str, ...]:
     """Check a helper name and return its components.
 
     Helper names are relative, use ``/`` as the separator on every platform,
@@ -75,13 +75,9 @@ def split_name(name: object, *, func: str) -> Tuple[str, ...]:
     """
     text = as_path_str(name, func=func, what="name")
     if "\\" in text:
-        raise ValueError(
-            f"{func}: name {text!r} contains a backslash; use '/' as the separator"
-        )
+        raise ValueError(f"{func}: name {text!r} contains a backslash; use '/' as the separator")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
-        raise ValueError(
-            f"{func}: name {text!r} is absolute; use a name relative to the directory"
-        )
+        raise ValueError(f"{func}: name {text!r} is absolute; use a name relative to the directory")
     parts = tuple(text.split("/"))
     for part in parts:
         if part == "..":
@@ -97,6 +93,6 @@ def split_name(name: object, *, func: str) -> Tuple[str, ...]:
             raise ValueError(
                 f"{func}: name {text!r} uses {part!r}, which Windows reserves "
                 "(device names such as CON or NUL, a trailing dot or space, or one of "
-                '\'"*:<>?|\'); choose another name'
+                "'\"*:<>?|'); choose another name"
             )
     return parts

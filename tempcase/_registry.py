@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Dict, List, Optional
 
 from tempcase._removal import Identity
 
@@ -19,7 +18,7 @@ class Tracked:
     """A path registered from outside tempcase's own directories."""
 
     path: str
-    identity: Optional[Identity]
+    identity: Identity | None
 
 
 class Context:
@@ -30,14 +29,23 @@ class Context:
     cleanup, so a :class:`TempDirectory` from before it refuses writes.
     """
 
-    __slots__ = ("closed", "created", "dirs", "external", "generation", "name", "owner_pid", "scope")
+    __slots__ = (
+        "closed",
+        "created",
+        "dirs",
+        "external",
+        "generation",
+        "name",
+        "owner_pid",
+        "scope",
+    )
 
-    def __init__(self, name: Optional[str], scope: str) -> None:
+    def __init__(self, name: str | None, scope: str) -> None:
         self.name = name
         self.scope = scope
         self.owner_pid = os.getpid()
-        self.dirs: Dict[str, str] = {}
-        self.external: Dict[str, Tracked] = {}
+        self.dirs: dict[str, str] = {}
+        self.external: dict[str, Tracked] = {}
         self.created = 0
         self.generation = 0
         self.closed = False
@@ -62,9 +70,9 @@ class Registry:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.session = Context(None, "session")
-        self._stack: List[Context] = []
-        self._live: Dict[int, Context] = {id(self.session): self.session}
-        self._owners: Dict[str, Context] = {}
+        self._stack: list[Context] = []
+        self._live: dict[int, Context] = {id(self.session): self.session}
+        self._owners: dict[str, Context] = {}
 
     def reinit_after_fork(self) -> None:
         """Replace the lock in a forked child (another thread may have held it)."""
@@ -75,11 +83,11 @@ class Registry:
         stack = self._stack
         return stack[-1] if stack else self.session
 
-    def stack(self) -> List[Context]:
+    def stack(self) -> list[Context]:
         """A copy of the active contexts, outermost first."""
         return list(self._stack)
 
-    def new(self, name: Optional[str], scope: str) -> Context:
+    def new(self, name: str | None, scope: str) -> Context:
         """Make a context and keep it until it is dropped."""
         ctx = Context(name, scope)
         with self.lock:
@@ -110,7 +118,7 @@ class Registry:
                     del self._owners[path]
             ctx.external.clear()
 
-    def live(self) -> List[Context]:
+    def live(self) -> list[Context]:
         """Every context not yet dropped, the session first."""
         with self.lock:
             return list(self._live.values())

@@ -14,7 +14,7 @@ import shutil
 import stat
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable
 
 __all__ = ["Identity", "Problem", "identity_of", "remove_path"]
 
@@ -26,7 +26,7 @@ _open = os.open
 _close = os.close
 _scandir = os.scandir
 _chmod = os.chmod
-_fchmod: Optional[Callable[[int, int], None]] = getattr(os, "fchmod", None)
+_fchmod: Callable[[int, int], None] | None = getattr(os, "fchmod", None)
 _sleep = time.sleep
 _rmtree = shutil.rmtree
 
@@ -65,7 +65,7 @@ class Problem:
     error: str
 
 
-def identity_of(path: str) -> Optional[Identity]:
+def identity_of(path: str) -> Identity | None:
     """Return the identity of what stands at *path*, or None if nothing does."""
     try:
         st = _lstat(path)
@@ -81,7 +81,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def remove_path(path: str, *, expected: Optional[Identity] = None) -> List[Problem]:
+def remove_path(path: str, *, expected: Identity | None = None) -> list[Problem]:
     """Remove the file, link or directory tree at *path*.
 
     A symlink is unlinked and its target left alone, also inside a tree; a
@@ -103,7 +103,7 @@ def remove_path(path: str, *, expected: Optional[Identity] = None) -> List[Probl
         return []
     except OSError as exc:
         return [Problem(path, _describe(exc))]
-    problems: List[Problem] = []
+    problems: list[Problem] = []
     if expected is not None and (st.st_dev, st.st_ino) != (expected.dev, expected.ino):
         if stat.S_ISLNK(st.st_mode) and expected.fmt != stat.S_IFLNK:
             _unlink_path(path, problems)
@@ -140,7 +140,7 @@ def _retrying(action: Callable[[], None]) -> None:
     action()
 
 
-def _unlink_path(path: str, problems: List[Problem]) -> None:
+def _unlink_path(path: str, problems: list[Problem]) -> None:
     """Unlink a non-directory; on a permission error, open up its parent once."""
     try:
         _retrying(lambda: _unlink(path))
@@ -159,7 +159,7 @@ def _unlink_path(path: str, problems: List[Problem]) -> None:
         problems.append(Problem(path, _describe(exc)))
 
 
-def _make_owner_writable(path: str, *, dir_fd: Optional[int] = None) -> None:
+def _make_owner_writable(path: str, *, dir_fd: int | None = None) -> None:
     """Add the owner's rwx bits to a directory, never through a symlink."""
     st = _lstat(path, dir_fd=dir_fd)
     if not stat.S_ISDIR(st.st_mode):
@@ -179,10 +179,10 @@ class _Frame:
         self.blocked = False
         self.chmodded = False
         with _scandir(fd) as it:
-            self.entries: List[Any] = list(it)
+            self.entries: list[Any] = list(it)
 
 
-def _open_dir(name: str, st: os.stat_result, dir_fd: Optional[int]) -> int:
+def _open_dir(name: str, st: os.stat_result, dir_fd: int | None) -> int:
     """Open a directory seen as *st* without following links; chmod once if needed."""
     try:
         fd = _open(name, _DIR_FLAGS, dir_fd=dir_fd)
@@ -196,7 +196,7 @@ def _open_dir(name: str, st: os.stat_result, dir_fd: Optional[int]) -> int:
     return fd
 
 
-def _remove_tree_fd(path: str, st: os.stat_result, problems: List[Problem]) -> None:
+def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> None:
     root_dev = st.st_dev
     try:
         stack = [_Frame(_open_dir(path, st, None), path, path)]
@@ -224,7 +224,7 @@ def _remove_tree_fd(path: str, st: os.stat_result, problems: List[Problem]) -> N
             _close(frame.fd)
 
 
-def _step(frame: _Frame, entry: Any, root_dev: int, problems: List[Problem]) -> Optional[_Frame]:
+def _step(frame: _Frame, entry: Any, root_dev: int, problems: list[Problem]) -> _Frame | None:
     """Remove one entry of *frame*, or open it as a frame of its own."""
     name: str = entry.name
     child_path = os.path.join(frame.path, name)
@@ -244,7 +244,9 @@ def _step(frame: _Frame, entry: Any, root_dev: int, problems: List[Problem]) -> 
             frame.blocked = True
         return None
     if cst.st_dev != root_dev:
-        problems.append(Problem(child_path, "on another file system (a mount point); left in place"))
+        problems.append(
+            Problem(child_path, "on another file system (a mount point); left in place")
+        )
         frame.blocked = True
         return None
     try:
@@ -278,7 +280,7 @@ def _unlink_at(frame: _Frame, name: str) -> None:
         _unlink_at(frame, name)
 
 
-def _rmdir_at(frame: _Frame, parent: Optional[_Frame], problems: List[Problem]) -> None:
+def _rmdir_at(frame: _Frame, parent: _Frame | None, problems: list[Problem]) -> None:
     try:
         if parent is None:
             _retrying(lambda: _rmdir(frame.path))
@@ -301,7 +303,7 @@ def _rmdir_child(parent: _Frame, name: str) -> None:
         _rmdir_child(parent, name)
 
 
-def _remove_tree_portable(path: str, problems: List[Problem]) -> None:
+def _remove_tree_portable(path: str, problems: list[Problem]) -> None:
     """Remove a tree where the descriptor walk is not available (Windows)."""
 
     def on_error(func: Callable[..., Any], failed: str, exc_info: Any) -> None:

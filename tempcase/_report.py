@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Sequence
 
 __all__ = [
     "CleanupError",
@@ -37,7 +37,7 @@ class CleanupError:
     :param error: what went wrong, in words.
     """
 
-    context: Optional[str]
+    context: str | None
     path: Path
     error: str
 
@@ -51,7 +51,7 @@ class CleanupResult:
     """
 
     removed: int = 0
-    errors: List[CleanupError] = field(default_factory=list)
+    errors: list[CleanupError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,7 +75,7 @@ class Leak:
     :param removed: whether tempcase removed it.
     """
 
-    context: Optional[str]
+    context: str | None
     scope: str
     path: Path
     kind: str
@@ -98,7 +98,7 @@ class Stats:
 
     contexts: int
     tracked_paths: int
-    paths_by_context: Dict[Optional[str], int]
+    paths_by_context: dict[str | None, int]
     removed: int
     failed: int
     leaked: int
@@ -124,5 +124,5 @@ def warn_cleanup_errors(errors: Sequence[CleanupError], *, stacklevel: int = 2) 
     ]
     try:
         warnings.warn("\n".join(lines), TempcaseWarning, stacklevel=stacklevel + 1)
-    except Exception:  # noqa: BLE001 - an "error" filter must not turn this into a failure
+    except Exception:
         pass

@@ -10,7 +10,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator
 
 from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir
 from tempcase._paths import as_path_str
@@ -53,11 +53,14 @@ class Session:
     :param started: when the run started (time stamp).
     """
 
-    def __init__(self, *, basetemp: Optional[str] = None, started: float = RUN_STARTED) -> None:
+    def __init__(self, *, basetemp: str | None = None, started: float = RUN_STARTED) -> None:
         if basetemp is not None:
             self.basetemp, self.basetemp_source = basetemp, "the basetemp setting"
         elif "TEMPCASE_BASETEMP" in os.environ:
-            self.basetemp, self.basetemp_source = os.environ["TEMPCASE_BASETEMP"], "TEMPCASE_BASETEMP"
+            self.basetemp, self.basetemp_source = (
+                os.environ["TEMPCASE_BASETEMP"],
+                "TEMPCASE_BASETEMP",
+            )
         else:
             self.basetemp, self.basetemp_source = system_tempdir(), "the system temp dir"
         self.started = started
@@ -66,12 +69,12 @@ class Session:
         self.removed = 0
         self.failed = 0
         self.leaked = 0
-        self.failures: List[CleanupError] = []
+        self.failures: list[CleanupError] = []
         # Set by a runner or plugin that shows failures in its own report;
         # without one, they are shown as TempcaseWarning.
-        self.reporter: Optional[Callable[[CleanupResult], None]] = None
-        self.class_contexts: Dict[type, Context] = {}
-        self._run: Optional[RunDirectory] = None
+        self.reporter: Callable[[CleanupResult], None] | None = None
+        self.class_contexts: dict[type, Context] = {}
+        self._run: RunDirectory | None = None
         self._run_lock = threading.Lock()
         self.ended = False
 
@@ -130,7 +133,7 @@ class Session:
 
     # -- contexts -------------------------------------------------------
 
-    def open_context(self, name: Optional[str], scope: str) -> Context:
+    def open_context(self, name: str | None, scope: str) -> Context:
         """Start a context and make it current."""
         ctx = self.registry.new(name, scope)
         self.registry.push(ctx)
@@ -178,8 +181,8 @@ class Session:
         if os.getpid() != ctx.owner_pid:
             return CleanupResult()
         removed = 0
-        errors: List[CleanupError] = []
-        gone: List[str] = []
+        errors: list[CleanupError] = []
+        gone: list[str] = []
         generation = ctx.generation
         ctx.generation += 1
         for role, path in list(ctx.dirs.items()):
@@ -201,12 +204,17 @@ class Session:
         self.removed += removed
         result = CleanupResult(removed, errors)
         self._publish(result)
-        _log.debug("cleaned %r (generation %d): %d removed, %d errors",
-                   ctx, generation, removed, len(errors))
+        _log.debug(
+            "cleaned %r (generation %d): %d removed, %d errors",
+            ctx,
+            generation,
+            removed,
+            len(errors),
+        )
         return result
 
     def _record(
-        self, ctx: Context, path: str, problems: List[Problem], errors: List[CleanupError]
+        self, ctx: Context, path: str, problems: list[Problem], errors: list[CleanupError]
     ) -> None:
         for problem in problems:
             errors.append(CleanupError(ctx.name, Path(problem.path), problem.error))
@@ -224,9 +232,9 @@ class Session:
             else:
                 warn_cleanup_errors(result.errors, stacklevel=3)
 
-    def report_problems(self, ctx: Context, path: str, problems: List[Problem]) -> None:
+    def report_problems(self, ctx: Context, path: str, problems: list[Problem]) -> None:
         """Record and show problems met removing *path* outside a context's cleanup."""
-        errors: List[CleanupError] = []
+        errors: list[CleanupError] = []
         self._record(ctx, path, problems, errors)
         self._publish(CleanupResult(0, errors))
 
@@ -239,7 +247,7 @@ class Session:
         kind: str,
         adopt_existing: bool,
         func: str,
-        ctx: Optional[Context] = None,
+        ctx: Context | None = None,
     ) -> Path:
         """Adopt a path made by other means for *ctx* (the current context).
 
@@ -257,7 +265,7 @@ class Session:
         if os.path.dirname(absolute) == absolute:
             raise ValueError(f"{func}: path {text!r} is a file system root; it is never removed")
         try:
-            st: Optional[os.stat_result] = os.lstat(absolute)
+            st: os.stat_result | None = os.lstat(absolute)
         except FileNotFoundError:
             st = None
         identity = None
@@ -268,9 +276,13 @@ class Session:
                 if reason:
                     raise ValueError(f"{func}: path {text!r} is {reason}; it is never removed")
             if kind == "file" and is_dir:
-                raise ValueError(f"{func}: path {text!r} is a directory; use register_temp_directory")
+                raise ValueError(
+                    f"{func}: path {text!r} is a directory; use register_temp_directory"
+                )
             if kind == "directory" and not is_dir and not stat.S_ISLNK(st.st_mode):
-                raise ValueError(f"{func}: path {text!r} is not a directory; use register_temp_file")
+                raise ValueError(
+                    f"{func}: path {text!r} is not a directory; use register_temp_file"
+                )
             if not adopt_existing and st.st_ctime < self.started - _CTIME_SLACK:
                 raise ValueError(
                     f"{func}: path {text!r} existed before the run started; tempcase removes "
@@ -288,7 +300,7 @@ class Session:
             _log.debug("registered %s for %r", absolute, target)
         return Path(absolute)
 
-    def _protected_reason(self, key: Tuple[int, int]) -> Optional[str]:
+    def _protected_reason(self, key: tuple[int, int]) -> str | None:
         """Say why a directory must never be removed, or None."""
         candidates = [
             ("the current working directory or one of its parents", os.getcwd()),
@@ -318,7 +330,7 @@ class Session:
 
     def stats(self) -> Stats:
         """A snapshot of the registry and the totals."""
-        by_context: Dict[Optional[str], int] = {}
+        by_context: dict[str | None, int] = {}
         contexts = 0
         for ctx in self.registry.live():
             if ctx.tracked:
@@ -357,7 +369,7 @@ class Session:
         self.ended = True
         run = self._run
         if run is not None:
-            errors: List[CleanupError] = []
+            errors: list[CleanupError] = []
             self._record(self.registry.session, run.path, remove_path(run.path), errors)
             self._publish(CleanupResult(0, errors))
             result = CleanupResult(result.removed, [*result.errors, *errors])
@@ -369,7 +381,7 @@ def _depth(tracked: Tracked) -> int:
     return tracked.path.count(os.sep)
 
 
-_session: Optional[Session] = None
+_session: Session | None = None
 _session_lock = threading.Lock()
 
 
@@ -395,7 +407,7 @@ def _end_at_exit() -> None:
     if session is not None:
         try:
             session.end()
-        except Exception:  # noqa: BLE001 - never a traceback at interpreter exit
+        except Exception:
             _log.debug("ending the session failed", exc_info=True)
 
 
@@ -421,7 +433,7 @@ def register(path: object, *, kind: str, adopt_existing: bool, func: str) -> Pat
     return get_session().register(path, kind=kind, adopt_existing=adopt_existing, func=func)
 
 
-def current_context() -> Optional[str]:
+def current_context() -> str | None:
     """The current context: a test id, class id, module name, or None for the session.
 
     .. versionadded:: 0.1
@@ -449,7 +461,7 @@ def scope(name: str) -> Iterator[None]:
         session.end_context(ctx)
 
 
-def cleanup_context(context: Optional[str]) -> CleanupResult:
+def cleanup_context(context: str | None) -> CleanupResult:
     """Clean every context named *context* now (``None``: the session).
 
     A context that is still running stays usable: what it creates afterwards
@@ -458,7 +470,9 @@ def cleanup_context(context: Optional[str]) -> CleanupResult:
     .. versionadded:: 0.1
     """
     if context is not None and not isinstance(context, str):
-        raise TypeError(f"cleanup_context: context must be str or None, not {type(context).__name__}")
+        raise TypeError(
+            f"cleanup_context: context must be str or None, not {type(context).__name__}"
+        )
     session = get_session()
     result = CleanupResult()
     for ctx in session.registry.live():
