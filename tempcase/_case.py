@@ -33,12 +33,11 @@ def _check_bases(cls: type) -> None:
             for base in cls.__bases__
             if issubclass(base, unittest.TestCase) and not issubclass(base, TempFileTestCase)
         )
-        names = [b.__name__ for b in cls.__bases__ if b is not blocker]
-        fixed = ", ".join(["TempFileTestCase" if n == "TempFileTestCase" else n for n in names])
+        fixed = ", ".join(b.__name__ for b in cls.__bases__ if b is not blocker)
         raise TypeError(
             f"class {cls.__qualname__}: TempFileTestCase must come before {blocker.__name__} "
             f"in the bases, or its tests would get no cleanup; write "
-            f"class {cls.__qualname__}({fixed}, {blocker.__name__})"
+            f"class {cls.__name__}({fixed}, {blocker.__name__})"
         )
 
 
