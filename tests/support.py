@@ -22,6 +22,7 @@ __all__ = [
     "REPO_ROOT",
     "fresh_session",
     "make_scratch",
+    "memory_scratch",
     "run_as_nobody",
     "run_python",
     "run_tests",
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 
 def _force_remove(path: str) -> None:
@@ -50,6 +50,17 @@ def make_scratch(test: unittest.TestCase) -> Path:
     path = tempfile.mkdtemp(prefix="tempcase-test-")
     test.addCleanup(_force_remove, path)
     return Path(path)
+
+
+def memory_scratch(test: unittest.TestCase) -> Path:
+    """A scratch directory on a memory file system where there is one (Linux's
+    ``/dev/shm``), for tests that create many files; else :func:`make_scratch`."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        path = tempfile.mkdtemp(prefix="tempcase-test-", dir=shm)
+        test.addCleanup(_force_remove, path)
+        return Path(path)
+    return make_scratch(test)
 
 
 def fresh_session(test: unittest.TestCase, base: Path | None = None) -> Session:

@@ -161,7 +161,7 @@ class _OutcomeResult(unittest.TestResult):
 
     rec: ClassVar[Recorder]
 
-    def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802 - unittest's name
+    def stopTest(self, test: unittest.TestCase) -> None:
         self.rec.seen.setdefault("at_stop", []).append(bool(self.rec.left()))
         super().stopTest(test)
 
@@ -322,6 +322,8 @@ class ClassContextTest(unittest.TestCase):
         rec = self.rec
 
         class T(tempcase.TestCase):
+            shared: ClassVar[tempcase.TempDirectory]
+
             @classmethod
             def setUpClass(cls) -> None:
                 super().setUpClass()
@@ -452,7 +454,9 @@ class ContextTest(unittest.TestCase):
         self.assertTrue(rec.seen["inner_ok"])
         self.assertFalse(rec.seen["inner_left"])
         self.assertTrue(rec.seen["outer_still"])
-        self.assertEqual(rec.seen["context_after"], f"{Outer.__module__}.{Outer.__qualname__}.test_outer")
+        self.assertEqual(
+            rec.seen["context_after"], f"{Outer.__module__}.{Outer.__qualname__}.test_outer"
+        )
         self.assertEqual(rec.left(), [])
         self.assertTrue(session_file.exists())
         self.assertIsNone(tempcase.current_context())
@@ -550,7 +554,9 @@ class CleanupProblemTest(unittest.TestCase):
             warnings.simplefilter("always")
             result = run_tests(self.failing_case())
         self.assertTrue(result.wasSuccessful())
-        self.assertEqual([w for w in caught if issubclass(w.category, tempcase.TempcaseWarning)], [])
+        self.assertEqual(
+            [w for w in caught if issubclass(w.category, tempcase.TempcaseWarning)], []
+        )
         self.assertEqual(self.rec.left(), [])
 
 
