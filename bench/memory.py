@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import tempcase  # noqa: E402
-import tempcase._session  # noqa: E402
+import tempcase
+import tempcase._session
 
 TARGET_BYTES = 5 * 1024 * 1024
 
