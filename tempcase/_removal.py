@@ -46,6 +46,11 @@ _FD_WALK = (
 )
 _TRANSIENT = frozenset({errno.EBUSY, errno.ENOTEMPTY, errno.EAGAIN})
 _RETRY_DELAYS = (0.01, 0.05, 0.2)
+_DOT_PARTS = frozenset({".", ".."})
+# Where a descriptor opened with O_PATH can be named, to chmod exactly the
+# directory it holds (Linux): a chmod by name would follow a link swapped in.
+_O_PATH = getattr(os, "O_PATH", 0)
+_PROC_FD = "/proc/self/fd"
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,13 @@ def remove_path(path: str, *, expected: Identity | None = None) -> list[Problem]
         there now instead, only the link is removed and a problem says so.
     :returns: the problems met, empty when all is gone.
     """
-    path = path.rstrip("/" + (os.altsep or "")) if len(path) > 1 else path
+    separators = os.sep + (os.altsep or "")
+    path = path.rstrip(separators) or path[:1]
     if os.path.dirname(path) == path:
         return [Problem(path, "refused: a file system root is never removed")]
+    if _DOT_PARTS & set(path.replace(os.altsep or os.sep, os.sep).split(os.sep)):
+        # "link/." names the link's target, and "link/.." is not link's parent.
+        return [Problem(path, "refused: a path with a '.' or '..' component is never removed")]
     try:
         st = _lstat(path)
     except FileNotFoundError:
@@ -104,7 +113,9 @@ def remove_path(path: str, *, expected: Identity | None = None) -> list[Problem]
     except OSError as exc:
         return [Problem(path, _describe(exc))]
     problems: list[Problem] = []
-    if expected is not None and (st.st_dev, st.st_ino) != (expected.dev, expected.ino):
+    # The type counts too: a freed inode number is soon reused, by a link as well.
+    found = (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+    if expected is not None and found != (expected.dev, expected.ino, expected.fmt):
         if stat.S_ISLNK(st.st_mode) and expected.fmt != stat.S_IFLNK:
             _unlink_path(path, problems)
             problems.append(
@@ -141,15 +152,20 @@ def _retrying(action: Callable[[], None]) -> None:
 
 
 def _unlink_path(path: str, problems: list[Problem]) -> None:
-    """Unlink a non-directory; on a permission error, open up its parent once."""
+    """Unlink a non-directory.
+
+    Its parent is never made writable: it is not the caller's to change.  On
+    Windows a read-only file cannot be unlinked, so its own attribute is
+    cleared first.
+    """
     try:
         _retrying(lambda: _unlink(path))
     except FileNotFoundError:
         return
     except PermissionError as first:
-        parent = os.path.dirname(path)
         try:
-            _make_owner_writable(parent)
+            if os.name != "nt" or not _make_file_writable(path):
+                raise first from None
             _retrying(lambda: _unlink(path))
         except FileNotFoundError:
             return
@@ -159,12 +175,13 @@ def _unlink_path(path: str, problems: list[Problem]) -> None:
         problems.append(Problem(path, _describe(exc)))
 
 
-def _make_owner_writable(path: str, *, dir_fd: int | None = None) -> None:
-    """Add the owner's rwx bits to a directory, never through a symlink."""
-    st = _lstat(path, dir_fd=dir_fd)
-    if not stat.S_ISDIR(st.st_mode):
-        raise PermissionError(errno.EACCES, "not a directory, left as it is", path)
-    _chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IRWXU, dir_fd=dir_fd)
+def _make_file_writable(path: str) -> bool:
+    """Give a read-only regular file (never a link) its owner's write bit."""
+    st = _lstat(path)
+    if not stat.S_ISREG(st.st_mode) or st.st_mode & stat.S_IWRITE:
+        return False
+    _chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IWRITE)
+    return True
 
 
 class _Frame:
@@ -187,13 +204,42 @@ def _open_dir(name: str, st: os.stat_result, dir_fd: int | None) -> int:
     try:
         fd = _open(name, _DIR_FLAGS, dir_fd=dir_fd)
     except PermissionError:
-        _chmod(name, stat.S_IMODE(st.st_mode) | stat.S_IRWXU, dir_fd=dir_fd)
+        _chmod_dir(name, st, dir_fd)
         fd = _open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    _check_same(fd, st, name)
+    return fd
+
+
+def _check_same(fd: int, st: os.stat_result, name: str) -> None:
+    """Close *fd* and raise unless it holds the file *st* describes."""
     opened = _fstat(fd)
     if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
         _close(fd)
         raise OSError(errno.ESTALE, "changed while it was being removed", name)
-    return fd
+
+
+def _chmod_dir(name: str, st: os.stat_result, dir_fd: int | None) -> None:
+    """Give the owner rwx on the directory *name*, seen as *st*, never through a link.
+
+    Linux has no ``lchmod``: the directory is held by an ``O_PATH`` descriptor
+    and changed through its ``/proc`` name, so a link swapped in after *st*
+    was taken is never followed.  Elsewhere, its identity is checked again
+    just before the change.
+    """
+    mode = stat.S_IMODE(st.st_mode) | stat.S_IRWXU
+    if _O_PATH and os.path.isdir(_PROC_FD):
+        flags = _O_PATH | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_DIRECTORY", 0)
+        fd = _open(name, flags | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+        _check_same(fd, st, name)
+        try:
+            _chmod(f"{_PROC_FD}/{fd}", mode)
+        finally:
+            _close(fd)
+        return
+    now = _lstat(name, dir_fd=dir_fd)
+    if not stat.S_ISDIR(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+        raise OSError(errno.ESTALE, "changed while it was being removed", name)
+    _chmod(name, mode, dir_fd=dir_fd)
 
 
 def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> None:
@@ -229,7 +275,7 @@ def _step(frame: _Frame, entry: Any, root_dev: int, problems: list[Problem]) -> 
     name: str = entry.name
     child_path = os.path.join(frame.path, name)
     try:
-        cst = _lstat(name, dir_fd=frame.fd)
+        cst = _lstat_at(frame, name)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -259,13 +305,26 @@ def _step(frame: _Frame, entry: Any, root_dev: int, problems: list[Problem]) -> 
         return None
 
 
+def _lstat_at(frame: _Frame, name: str) -> os.stat_result:
+    """lstat an entry of *frame*; a directory without the x bit is opened up first."""
+    try:
+        return _lstat(name, dir_fd=frame.fd)
+    except PermissionError:
+        if not _open_up(frame):
+            raise
+        return _lstat(name, dir_fd=frame.fd)
+
+
 def _open_up(frame: _Frame) -> bool:
     """Give the owner rwx on *frame*'s directory once; tell whether it changed."""
     if frame.chmodded or _fchmod is None:
         return False
     frame.chmodded = True
-    mode = stat.S_IMODE(_fstat(frame.fd).st_mode)
-    _fchmod(frame.fd, mode | stat.S_IRWXU)
+    try:
+        mode = stat.S_IMODE(_fstat(frame.fd).st_mode)
+        _fchmod(frame.fd, mode | stat.S_IRWXU)
+    except OSError:  # not ours to change: the caller reports its own error
+        return False
     return True
 
 
