@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 __all__ = [
     "CleanupError",
     "CleanupResult",
+    "ContextOutcome",
+    "Kept",
     "Leak",
+    "RunReport",
     "Stats",
     "TempcaseWarning",
+    "describe_path",
     "escape",
+    "load_baseline",
+    "new_leaks",
+    "render_text",
+    "to_json",
     "warn_cleanup_errors",
 ]
 
@@ -70,7 +82,9 @@ class Leak:
     :param scope: ``test``, ``class``, ``module``, ``session`` or ``custom``.
     :param path: where it is.
     :param kind: ``file``, ``directory``, ``symlink`` or ``other``.
-    :param where: ``tracked``, ``sandbox``, ``temp-root`` or ``watched``.
+    :param where: ``sandbox`` (tempcase's own area, or made through
+        ``tempfile``), ``tracked`` (registered from elsewhere),
+        ``temp-root`` or ``watched``.
     :param size: bytes, everything below for a directory.
     :param removed: whether tempcase removed it.
     """
@@ -126,3 +140,257 @@ def warn_cleanup_errors(errors: Sequence[CleanupError], *, stacklevel: int = 2) 
         warnings.warn("\n".join(lines), TempcaseWarning, stacklevel=stacklevel + 1)
     except Exception:
         pass
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A test directory kept for inspection (``--keep``)."""
+
+    context: str | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class ContextOutcome:
+    """What cleaning one context found: handed to the runner's result.
+
+    :param held: directories not removed yet, because the keep policy asks
+        the result to decide once the test's outcome is known.
+    """
+
+    context: str | None
+    scope: str
+    tracked: int
+    removed: int
+    errors: list[CleanupError]
+    leaks: list[Leak]
+    held: list[str]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything the end-of-run report shows; text and JSON render this."""
+
+    tests_run: int
+    tracked_paths: int
+    tracked_removed: int
+    tracked_failed: int
+    tests_with_paths: int
+    leaks: list[Leak]
+    cleanup_failures: list[CleanupError]
+    kept: list[Kept]
+    new_leaks: list[Leak] | None = None
+    baseline: str | None = None
+    strict: bool = False
+
+
+def describe_path(path: str) -> tuple[str, int]:
+    """The kind (file, directory, symlink, other) of *path* and its size in bytes.
+
+    A directory's size is everything below it; links are never followed;
+    nothing is opened (a FIFO would block).
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return "other", 0
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink", 0
+    if stat.S_ISREG(st.st_mode):
+        return "file", st.st_size
+    if not stat.S_ISDIR(st.st_mode):
+        return "other", 0
+    total = 0
+    pending = [path]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return "directory", total
+
+
+def _leak_key(leak: Leak) -> tuple[str | None, str, str]:
+    return leak.context, leak.where, leak.kind
+
+
+def load_baseline(path: str) -> Counter[tuple[str | None, str, str]]:
+    """Leaks of an earlier JSON report, counted by (context, where, kind).
+
+    Paths are not compared: names made by ``tempfile`` differ in every run.
+
+    :raises ValueError: if the file is not a tempcase report.
+    """
+    with open(path, encoding="utf-8") as stream:
+        try:
+            data = json.load(stream)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"baseline {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("tempcase_report") != 1:
+        raise ValueError(f"baseline {path} is not a tempcase report (version 1)")
+    counts: Counter[tuple[str | None, str, str]] = Counter()
+    for item in data.get("leaks", []):
+        counts[(item.get("context"), str(item.get("where")), str(item.get("kind")))] += 1
+    return counts
+
+
+def new_leaks(leaks: Sequence[Leak], baseline: Counter[tuple[str | None, str, str]]) -> list[Leak]:
+    """The leaks beyond what the baseline had for the same context, place and kind."""
+    remaining = Counter(baseline)
+    fresh = []
+    for leak in leaks:
+        key = _leak_key(leak)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+        else:
+            fresh.append(leak)
+    return fresh
+
+
+def to_json(report: RunReport) -> dict[str, Any]:
+    """The JSON report, version 1."""
+
+    def text(path: Path) -> str:
+        return os.fsdecode(path) if isinstance(path, bytes) else escape(str(path))
+
+    data: dict[str, Any] = {
+        "tempcase_report": 1,
+        "tests_run": report.tests_run,
+        "tracked": {
+            "paths": report.tracked_paths,
+            "removed": report.tracked_removed,
+            "failed": report.tracked_failed,
+        },
+        "cleanup_failures": [
+            {"context": e.context, "path": text(e.path), "error": e.error}
+            for e in report.cleanup_failures
+        ],
+        "leaks": [
+            {
+                "context": leak.context,
+                "scope": leak.scope,
+                "path": text(leak.path),
+                "kind": leak.kind,
+                "where": leak.where,
+                "size": leak.size,
+                "removed": leak.removed,
+            }
+            for leak in report.leaks
+        ],
+        "kept": [{"context": k.context, "path": text(k.path)} for k in report.kept],
+    }
+    if report.new_leaks is not None:
+        data["baseline"] = {"path": report.baseline, "new_leaks": len(report.new_leaks)}
+    return data
+
+
+def _count(n: int, word: str, plural: str = "") -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n_float = n / 1024
+        if n_float < 1024 or unit == "GiB":
+            return f"{n_float:.1f} {unit}"
+        n = int(n_float)
+    return f"{n} B"  # pragma: no cover
+
+
+def _name(context: str | None) -> str:
+    return escape(context) if context is not None else "(session)"
+
+
+def _kinds(leaks: Iterable[Leak]) -> str:
+    counts = Counter(leak.kind for leak in leaks)
+    words = {
+        "file": ("file", "files"),
+        "directory": ("dir", "dirs"),
+        "symlink": ("link", "links"),
+        "other": ("other", "others"),
+    }
+    return ", ".join(
+        _count(counts[kind], *words[kind])
+        for kind in ("file", "directory", "symlink", "other")
+        if counts[kind]
+    )
+
+
+def _row(left: str, right: str, width: int = 80) -> list[str]:
+    if len(left) + len(right) + 4 <= width:
+        return [f"  {left.ljust(width - len(right) - 4)}  {right}"]
+    return [f"  {left}", f"      {right}"]
+
+
+def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
+    """The end-of-run summary, readable at 80 columns, worst offenders first.
+
+    One line when all is clean.
+    """
+    lines: list[str] = []
+    if report.leaks:
+        by_context: dict[str | None, list[Leak]] = {}
+        for leak in report.leaks:
+            by_context.setdefault(leak.context, []).append(leak)
+        removed = sum(1 for leak in report.leaks if leak.removed)
+        kept_only = len(report.leaks) - removed
+        scopes = len(by_context)
+        lines.append(
+            f"tempcase: {_count(scopes, 'test')} left {_count(len(report.leaks), 'path')} "
+            f"behind ({removed:,} removed, {kept_only:,} reported only):"
+        )
+        ranked = sorted(
+            by_context.items(),
+            key=lambda item: (-len(item[1]), -sum(leak.size for leak in item[1]), _name(item[0])),
+        )
+        for context, leaks in ranked[:limit]:
+            places = ", ".join(sorted({leak.where for leak in leaks}))
+            total = sum(leak.size for leak in leaks)
+            lines += _row(_name(context), f"{_kinds(leaks)}  {_size(total):>9}  {places}")
+        if len(ranked) > limit:
+            lines.append(f"  ... and {_count(len(ranked) - limit, 'more test')}")
+    if report.cleanup_failures:
+        lines.append(
+            f"tempcase: {_count(len(report.cleanup_failures), 'path')} could not be removed:"
+        )
+        for failure in report.cleanup_failures[:limit]:
+            lines += _row(_name(failure.context), "")
+            lines.append(f"      {escape(str(failure.path))}: {escape(failure.error)}")
+        if len(report.cleanup_failures) > limit:
+            lines.append(f"  ... and {len(report.cleanup_failures) - limit:,} more")
+    if report.kept:
+        lines.append(f"tempcase: kept {_count(len(report.kept), 'directory', 'directories')}:")
+        for kept in report.kept:
+            lines.append(f"  {_name(kept.context)}")
+            lines.append(f"      {escape(str(kept.path))}")
+    if report.new_leaks is not None:
+        if report.new_leaks:
+            lines.append(
+                f"tempcase: {_count(len(report.new_leaks), 'leak')} not in the baseline "
+                f"{escape(str(report.baseline))}"
+            )
+        else:
+            lines.append(f"tempcase: no leaks beyond the baseline {escape(str(report.baseline))}")
+    failing = report.new_leaks if report.new_leaks is not None else report.leaks
+    if report.strict and (failing or report.cleanup_failures):
+        lines.append("tempcase: --strict: leaks and cleanup failures fail this run")
+    status = (
+        "all removed"
+        if not report.leaks and not report.cleanup_failures
+        else (f"{report.tracked_removed:,} removed")
+    )
+    lines.append(
+        f"tempcase: {_count(report.tracked_paths, 'path')} tracked in "
+        f"{_count(report.tests_with_paths, 'test')}, {status}"
+    )
+    return lines

@@ -10,16 +10,29 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
+from typing_extensions import Protocol
+
+from tempcase._keep import KeptArea
 from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir
 from tempcase._paths import as_path_str
 from tempcase._registry import Context, Registry, Tracked
 from tempcase._removal import Identity, Problem, remove_path
-from tempcase._report import CleanupError, CleanupResult, Stats, warn_cleanup_errors
+from tempcase._report import (
+    CleanupError,
+    CleanupResult,
+    ContextOutcome,
+    Kept,
+    Leak,
+    Stats,
+    describe_path,
+    warn_cleanup_errors,
+)
 
 __all__ = [
     "RUN_STARTED",
+    "Listener",
     "Session",
     "cleanup_all",
     "cleanup_context",
@@ -43,6 +56,13 @@ _CTIME_SLACK = 2.0
 ROLE_DIR = "dir"
 ROLE_SCRATCH = "scratch"
 _ROLE_SUFFIX = {ROLE_DIR: "", ROLE_SCRATCH: ".tmp"}
+
+
+class Listener(Protocol):
+    """What a runner's result or a plugin implements to hear of each cleanup."""
+
+    def tempcase_outcome(self, outcome: ContextOutcome) -> None:
+        """Called after a context was cleaned (also when it had nothing)."""
 
 
 class Session:
@@ -69,11 +89,18 @@ class Session:
         self.removed = 0
         self.failed = 0
         self.leaked = 0
+        self.tracked_total = 0
+        self.tests_with_paths = 0
         self.failures: list[CleanupError] = []
-        # Set by a runner or plugin that shows failures in its own report;
-        # without one, they are shown as TempcaseWarning.
-        self.reporter: Callable[[CleanupResult], None] | None = None
+        # A runner's result or a plugin hears of every cleanup and shows the
+        # problems in its report; without one, they are shown as warnings.
+        self.listeners: list[Listener] = []
+        # "never", "failed" or "always": with a listener, the directories of
+        # tests are held back at cleanup for it to keep or remove.
+        self.keep = "never"
         self.class_contexts: dict[type, Context] = {}
+        self.module_contexts: dict[str, Context] = {}
+        self._kept_area: KeptArea | None = None
         self._run: RunDirectory | None = None
         self._run_lock = threading.Lock()
         self.ended = False
@@ -170,51 +197,80 @@ class Session:
             ctx = self.class_contexts.pop(cls, None)
         return CleanupResult() if ctx is None else self.finish_context(ctx)
 
+    def module_context(self, module: str) -> Context:
+        """The context of a test module (seen by the runner and the plugin)."""
+        with self.registry.lock:
+            ctx = self.module_contexts.get(module)
+            if ctx is None or ctx.closed:
+                ctx = self.module_contexts[module] = self.registry.new(module, "module")
+            return ctx
+
+    def end_module(self, module: str) -> CleanupResult:
+        """Clean and forget a module's context."""
+        with self.registry.lock:
+            ctx = self.module_contexts.pop(module, None)
+        return CleanupResult() if ctx is None else self.finish_context(ctx)
+
     def clean(self, ctx: Context) -> CleanupResult:
         """Remove everything *ctx* tracks; never raises.
 
         The context's directories go with one tree removal each; externally
         registered paths are removed deepest first, skipping those inside a
         tree already removed.  Only the process that made a context cleans
-        it: a forked child leaves its parent's files alone.
+        it: a forked child leaves its parent's files alone.  The listener, if
+        any, hears of the outcome; without one, problems become a warning.
         """
         if os.getpid() != ctx.owner_pid:
             return CleanupResult()
-        removed = 0
+        tracked = ctx.tracked
         errors: list[CleanupError] = []
+        leaks: list[Leak] = []
+        held: list[str] = []
         gone: list[str] = []
-        generation = ctx.generation
         ctx.generation += 1
+        hold = self.keep != "never" and ctx.scope == "test" and bool(self.listeners)
         for role, path in list(ctx.dirs.items()):
+            del ctx.dirs[role]
+            if hold:
+                held.append(path)
+                continue
             problems = remove_path(path)
-            self._record(ctx, path, problems, errors)
+            self._record(ctx, path, problems, errors, leaks)
             if not problems:
                 gone.append(path + os.sep)
-            del ctx.dirs[role]
-        if not errors:
-            removed += ctx.created
+        removed = 0 if errors else ctx.created
         ctx.created = 0
-        for tracked in sorted(ctx.external.values(), key=_depth, reverse=True):
-            if not any(tracked.path.startswith(prefix) for prefix in gone):
-                problems = remove_path(tracked.path, expected=tracked.identity)
-                self._record(ctx, tracked.path, problems, errors)
-            if not os.path.lexists(tracked.path):
+        for item in sorted(ctx.external.values(), key=_depth, reverse=True):
+            if not any(item.path.startswith(prefix) for prefix in gone):
+                problems = remove_path(item.path, expected=item.identity)
+                self._record(ctx, item.path, problems, errors, leaks)
+            if not os.path.lexists(item.path):
                 removed += 1
-            self.registry.untrack(ctx, tracked.path)
+            self.registry.untrack(ctx, item.path)
         self.removed += removed
+        self.tracked_total += tracked
+        if ctx.scope == "test" and tracked:
+            self.tests_with_paths += 1
         result = CleanupResult(removed, errors)
-        self._publish(result)
+        self.failures.extend(errors)
+        if self.listeners:
+            self.listeners[-1].tempcase_outcome(
+                ContextOutcome(ctx.name, ctx.scope, tracked, removed, errors, leaks, held)
+            )
+        elif errors:
+            warn_cleanup_errors(errors, stacklevel=2)
         _log.debug(
-            "cleaned %r (generation %d): %d removed, %d errors",
-            ctx,
-            generation,
-            removed,
-            len(errors),
+            "cleaned %r: %d removed, %d errors, %d held", ctx, removed, len(errors), len(held)
         )
         return result
 
     def _record(
-        self, ctx: Context, path: str, problems: list[Problem], errors: list[CleanupError]
+        self,
+        ctx: Context,
+        path: str,
+        problems: list[Problem],
+        errors: list[CleanupError],
+        leaks: list[Leak],
     ) -> None:
         for problem in problems:
             errors.append(CleanupError(ctx.name, Path(problem.path), problem.error))
@@ -222,21 +278,50 @@ class Session:
             self.failed += len(problems)
             if os.path.lexists(path):
                 self.leaked += 1
+                kind, size = describe_path(path)
+                inside = self._run is not None and path.startswith(self._run.path + os.sep)
+                where = "sandbox" if inside else "tracked"
+                leaks.append(Leak(ctx.name, ctx.scope, Path(path), kind, where, size, False))
 
-    def _publish(self, result: CleanupResult) -> None:
-        """Hand cleanup errors to the report, or show them as a warning."""
-        if result.errors:
-            self.failures.extend(result.errors)
-            if self.reporter is not None:
-                self.reporter(result)
-            else:
-                warn_cleanup_errors(result.errors, stacklevel=3)
+    def settle_held(
+        self, context: str | None, held: list[str], *, keep: bool
+    ) -> tuple[list[Kept], list[CleanupError]]:
+        """Keep (move aside) or remove directories a cleanup held back."""
+        kept: list[Kept] = []
+        errors: list[CleanupError] = []
+        for path in held:
+            if keep:
+                try:
+                    kept.append(Kept(context, Path(self.kept_area.keep(path))))
+                    continue
+                except OSError as exc:
+                    _log.debug("could not keep %s: %s", path, exc)
+            for problem in remove_path(path):
+                errors.append(CleanupError(context, Path(problem.path), problem.error))
+        self.failed += len(errors)
+        self.failures.extend(errors)
+        return kept, errors
+
+    @property
+    def kept_area(self) -> KeptArea:
+        """Where this run's kept directories go."""
+        if self._kept_area is None:
+            run = self.run_dir
+            self._kept_area = KeptArea(os.path.dirname(run.path), os.path.basename(run.path))
+        return self._kept_area
 
     def report_problems(self, ctx: Context, path: str, problems: list[Problem]) -> None:
         """Record and show problems met removing *path* outside a context's cleanup."""
         errors: list[CleanupError] = []
-        self._record(ctx, path, problems, errors)
-        self._publish(CleanupResult(0, errors))
+        leaks: list[Leak] = []
+        self._record(ctx, path, problems, errors, leaks)
+        self.failures.extend(errors)
+        if self.listeners:
+            self.listeners[-1].tempcase_outcome(
+                ContextOutcome(ctx.name, ctx.scope, 0, 0, errors, leaks, [])
+            )
+        else:
+            warn_cleanup_errors(errors, stacklevel=3)
 
     # -- registration ---------------------------------------------------
 
@@ -346,10 +431,11 @@ class Session:
         )
 
     def clean_all(self) -> CleanupResult:
-        """Clean every context this process owns; class contexts are forgotten."""
+        """Clean every context this process owns; class and module contexts are forgotten."""
         result = CleanupResult()
         with self.registry.lock:
             self.class_contexts.clear()
+            self.module_contexts.clear()
         for ctx in self.registry.live():
             result += self.clean(ctx)
             if ctx is not self.registry.session and ctx not in self.registry.stack():
@@ -369,10 +455,7 @@ class Session:
         self.ended = True
         run = self._run
         if run is not None:
-            errors: list[CleanupError] = []
-            self._record(self.registry.session, run.path, remove_path(run.path), errors)
-            self._publish(CleanupResult(0, errors))
-            result = CleanupResult(result.removed, [*result.errors, *errors])
+            self.report_problems(self.registry.session, run.path, remove_path(run.path))
             run.release()
         return result
 
