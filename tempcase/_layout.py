@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -58,8 +59,9 @@ def ensure_user_root(base: str, *, source: str) -> str:
     """Create or check the private per-user root below *base*.
 
     The root is made with mode 0o700.  An existing one must be a real
-    directory (not a symlink) owned by the current user; group and other
-    bits left by someone else are removed.
+    directory (not a symlink) owned by the current user; its mode is set
+    back to 0o700 if someone changed it.  Nothing else below *base* is
+    touched: a base given by the user may hold files of their own.
 
     :param base: the directory that holds the per-user root.
     :param source: where *base* came from, for the message
@@ -71,7 +73,12 @@ def ensure_user_root(base: str, *, source: str) -> str:
     if not base:
         raise ValueError(f"tempcase: the base directory from {source} is empty; give a directory")
     base = os.path.abspath(base)
-    os.makedirs(base, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(base, 0o700)
+    except FileExistsError:
+        pass
+    else:
+        os.chmod(base, 0o700)  # made by us just now: 0o700 whatever the umask
     root = os.path.join(base, user_root_name())
     try:
         os.mkdir(root, 0o700)
@@ -85,19 +92,44 @@ def ensure_user_root(base: str, *, source: str) -> str:
     getuid = getattr(os, "getuid", None)
     if getuid is None:  # pragma: no cover - Windows: the ACL of mkdir(0o700) protects it
         return root
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    # The owner is checked on the lstat result, before opening: another
+    # user's 0o700 directory cannot even be opened, and that must give this
+    # message, not a bare "Permission denied".
+    if st.st_uid != getuid():
+        raise PermissionError(
+            f"tempcase: refusing {root}: it belongs to uid {st.st_uid}, not to you "
+            f"(uid {getuid()}); {advice}"
+        )
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        _repair_mode(root, st, advice)
+    return root
+
+
+def _repair_mode(root: str, checked: os.stat_result, advice: str) -> None:
+    """Set the mode of our own *root* back to 0o700, never through a link."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(root, flags)
+    except PermissionError:
+        # A mode without read permission for the owner (0o300, 0o000): it
+        # cannot be opened to fchmod it, and Linux has no lchmod.  lstat
+        # showed our own directory a moment ago; check again after the change.
+        os.chmod(root, 0o700)
+        st = os.lstat(root)
+        if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
+            raise PermissionError(
+                f"tempcase: refusing {root}: it was replaced while it was checked; {advice}"
+            ) from None
+        return
     try:
         st = os.fstat(fd)
-        if st.st_uid != getuid():
+        if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
             raise PermissionError(
-                f"tempcase: refusing {root}: it belongs to uid {st.st_uid}, not to you "
-                f"(uid {getuid()}); {advice}"
+                f"tempcase: refusing {root}: it was replaced while it was checked; {advice}"
             )
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            os.fchmod(fd, 0o700)
+        os.fchmod(fd, 0o700)
     finally:
         os.close(fd)
-    return root
 
 
 def context_dir_name(label: str | None, serial: int) -> str:
@@ -118,7 +150,7 @@ def context_dir_name(label: str | None, serial: int) -> str:
 class RunDirectory:
     """This process's run directory: unique, locked for the run, marked.
 
-    The lock (an ``flock`` on the directory, held until the process ends) is
+    The lock (an ``flock`` on the directory, held until the run ends) is
     taken before the marker is written, so an orphan sweep can never take a
     half-made run for a dead one.
     """
@@ -128,14 +160,33 @@ class RunDirectory:
         self.pid = os.getpid()
         self._serial = itertools.count(1)
         self._lock_fd: int | None = None
-        if fcntl is not None:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise
-            self._lock_fd = fd
+        try:
+            os.chmod(self.path, 0o700)  # mkdtemp's 0o700 less the umask: 0o700 whatever it is
+            self._lock()
+            self._write_marker(started)
+        except BaseException:
+            # Neither a locked, unmarked directory nor a stray one is left:
+            # no orphan sweep would ever remove a run without its marker.
+            self.release()
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.path, MARKER + ".partial"))
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path)
+            raise
+
+    def _lock(self) -> None:
+        if fcntl is None:  # pragma: no cover - Windows
+            return
+        # O_CLOEXEC: a child process started by a test does not hold the lock.
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def _write_marker(self, started: float) -> None:
         marker: dict[str, str | int | float] = {
             "tempcase_run": 1,
             "run_id": os.path.basename(self.path),
@@ -148,6 +199,8 @@ class RunDirectory:
         partial = os.path.join(self.path, MARKER + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # whatever the umask
             json.dump(marker, stream)
         os.replace(partial, os.path.join(self.path, MARKER))
 
@@ -158,7 +211,7 @@ class RunDirectory:
             path = os.path.join(self.path, name)
             try:
                 os.mkdir(path, 0o700)
-            except FileExistsError:  # a forked child shares the counter: take the next
+            except FileExistsError:  # a forked child has a copy of the counter: take the next
                 continue
             os.chmod(path, 0o700)  # whatever the umask
             return path
