@@ -132,6 +132,20 @@ def nobody_ids() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def _let_nobody_through(test: unittest.TestCase, path: Path) -> None:
+    """Give others search (x, not read) permission on *path*'s parents while *test* runs.
+
+    The temp dir a test run gets is often made by ``mktemp -d`` (0o700, root's):
+    without this, the unprivileged child could not reach its scratch directory.
+    The modes are restored after the test.
+    """
+    for parent in path.parents:
+        mode = stat.S_IMODE(os.stat(parent).st_mode)
+        if not mode & stat.S_IXOTH:
+            os.chmod(parent, mode | stat.S_IXOTH)
+            test.addCleanup(os.chmod, parent, mode)
+
+
 def run_as_nobody(test: unittest.TestCase, scratch: Path, body: Callable[[], None]) -> None:
     """Run *body* in a forked child as the unprivileged ``nobody`` user.
 
@@ -150,6 +164,7 @@ def run_as_nobody(test: unittest.TestCase, scratch: Path, body: Callable[[], Non
         uid, gid = nobody_ids()
     except KeyError:
         test.skipTest("no 'nobody' user on this machine")
+    _let_nobody_through(test, scratch)
     os.chown(scratch, uid, gid)
     for root, dirs, files in os.walk(scratch):
         for name in dirs + files:

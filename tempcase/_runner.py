@@ -1,0 +1,316 @@
+"""The tempcase result and runner: unittest's output, then the leak report."""
+
+from __future__ import annotations
+
+import json
+import unittest
+from typing import Any
+
+from typing_extensions import override
+
+from tempcase._config import Settings, load_settings
+from tempcase._report import (
+    CleanupError,
+    ContextOutcome,
+    Kept,
+    Leak,
+    RunReport,
+    load_baseline,
+    new_leaks,
+    render_text,
+    to_json,
+)
+from tempcase._session import Session, get_session
+
+__all__ = ["TempCaseLoader", "TempCaseResult", "TempCaseRunner", "TempCaseSuite"]
+
+
+def _write_safely(stream: Any, text: str) -> None:
+    """Write *text* to *stream* whatever it can encode: the report never crashes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        text = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+    stream.write(text)
+
+
+class TempCaseResult(unittest.TextTestResult):
+    """A ``TextTestResult`` that collects leaks and cleanup failures.
+
+    :ivar leaks: paths the tests left behind (:class:`tempcase.Leak`).
+    :ivar cleanup_failures: paths that could not be removed.
+    :ivar kept: directories kept for inspection (``--keep``).
+
+    With ``strict`` set (``--strict``), :meth:`wasSuccessful` is false when
+    there are leaks (beyond the baseline, if one is given) or cleanup failures.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.leaks: list[Leak] = []
+        self.cleanup_failures: list[CleanupError] = []
+        self.kept: list[Kept] = []
+        self.settings: Settings = Settings()
+        self.baseline_leaks: list[Leak] | None = None
+        self._session: Session | None = None
+        self._failing: set[str] = set()
+        self._held: dict[str | None, list[str]] = {}
+        self._tracked_start = (0, 0, 0)
+        self._finished = False
+
+    # -- what the session tells -----------------------------------------------
+
+    def tempcase_outcome(self, outcome: ContextOutcome) -> None:
+        """Hear of one context's cleanup (called by the session)."""
+        self.leaks.extend(outcome.leaks)
+        self.cleanup_failures.extend(outcome.errors)
+        if outcome.held:
+            self._held.setdefault(outcome.context, []).extend(outcome.held)
+
+    # -- the run ---------------------------------------------------------------
+
+    @override
+    def startTestRun(self) -> None:
+        super().startTestRun()
+        session = self._session = get_session()
+        self._top_level = not session.registry.stack() and not session.listeners
+        session.listeners.append(self)
+        self._tracked_start = (session.tracked_total, session.removed, session.tests_with_paths)
+
+    @override
+    def stopTestRun(self) -> None:
+        self.finish_run()
+        super().stopTestRun()
+
+    def finish_run(self, *, end_session: bool = False) -> None:
+        """Clean what the run left (session, classes, modules) and stop listening.
+
+        Idempotent: also called by the runner after an interrupt.
+        """
+        session = self._session
+        if session is None or self._finished:
+            return
+        self._finished = True
+        try:
+            for context in list(self._held):
+                self._settle(context)
+            if self._top_level:
+                if end_session:
+                    session.end()
+                else:
+                    session.clean_all()
+        finally:
+            if self in session.listeners:
+                session.listeners.remove(self)
+
+    # -- outcomes, for --keep failed -------------------------------------------
+
+    def _mark_failing(self, test: unittest.TestCase) -> None:
+        self._failing.add(test.id())
+
+    @override
+    def addError(self, test: unittest.TestCase, err: Any) -> None:
+        self._mark_failing(test)
+        super().addError(test, err)
+
+    @override
+    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
+        self._mark_failing(test)
+        super().addFailure(test, err)
+
+    @override
+    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
+        self._mark_failing(test)
+        super().addUnexpectedSuccess(test)
+
+    @override
+    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: Any) -> None:
+        if err is not None:
+            self._mark_failing(test)
+        super().addSubTest(test, subtest, err)
+
+    @override
+    def stopTest(self, test: unittest.TestCase) -> None:
+        self._settle(test.id())
+        super().stopTest(test)
+
+    def _settle(self, context: str | None) -> None:
+        held = self._held.pop(context, None)
+        if not held or self._session is None:
+            return
+        keep = self.settings.keep == "always" or (
+            self.settings.keep == "failed" and context in self._failing
+        )
+        kept, errors = self._session.settle_held(context, held, keep=keep)
+        self.kept.extend(kept)
+        self.cleanup_failures.extend(errors)
+
+    # -- the verdict and the report ---------------------------------------------
+
+    def _failing_leaks(self) -> list[Leak]:
+        return self.leaks if self.baseline_leaks is None else self.baseline_leaks
+
+    @override
+    def wasSuccessful(self) -> bool:
+        ok = super().wasSuccessful()
+        if self.settings.strict and (self._failing_leaks() or self.cleanup_failures):
+            return False
+        return ok
+
+    def report(self) -> RunReport:
+        """What this run found, for the text and JSON reports."""
+        session = self._session
+        tracked = removed = tests = 0
+        if session is not None:
+            tracked = session.tracked_total - self._tracked_start[0]
+            removed = session.removed - self._tracked_start[1]
+            tests = session.tests_with_paths - self._tracked_start[2]
+        return RunReport(
+            tests_run=self.testsRun,
+            tracked_paths=tracked,
+            tracked_removed=removed,
+            tracked_failed=len(self.cleanup_failures),
+            tests_with_paths=tests,
+            leaks=list(self.leaks),
+            cleanup_failures=list(self.cleanup_failures),
+            kept=list(self.kept),
+            new_leaks=self.baseline_leaks,
+            baseline=self.settings.baseline,
+            strict=self.settings.strict,
+        )
+
+
+class TempCaseRunner(unittest.TextTestRunner):
+    """A ``TextTestRunner`` that prints tempcase's report after unittest's summary.
+
+    ``unittest.main(testRunner=tempcase.TempCaseRunner)`` and
+    ``tempcase.TempCaseRunner().run(suite)`` both work.  Settings not given
+    come from ``TEMPCASE_*`` variables and the configuration file.
+
+    :param settings: the settings (default: loaded from the environment and
+        the configuration file of the current directory).
+    :param end_session: end tempcase's session after the run (remove the run
+        directory); ``python -m tempcase`` does.
+
+    .. versionadded:: 0.1
+    """
+
+    resultclass = TempCaseResult
+
+    def __init__(
+        self, *args: Any, settings: Settings | None = None, end_session: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings if settings is not None else load_settings()
+        self.end_session = end_session
+        self._result: TempCaseResult | None = None
+
+    @override
+    def _makeResult(self) -> unittest.TextTestResult:
+        result = super()._makeResult()
+        if isinstance(result, TempCaseResult):
+            result.settings = self.settings
+            self._result = result
+        return result
+
+    @override
+    def run(self, test: unittest.TestSuite | unittest.TestCase) -> unittest.TextTestResult:
+        session = get_session()
+        session.keep = self.settings.keep
+        baseline = None
+        if self.settings.baseline:
+            baseline = load_baseline(self.settings.baseline)
+        try:
+            result = super().run(test)
+        finally:
+            tempcase_result = self._result
+            if tempcase_result is not None:
+                tempcase_result.finish_run(end_session=self.end_session)
+                if baseline is not None:
+                    tempcase_result.baseline_leaks = new_leaks(tempcase_result.leaks, baseline)
+                self._print_report(tempcase_result)
+        return result
+
+    def _print_report(self, result: TempCaseResult) -> None:
+        report = result.report()
+        for line in render_text(report):
+            _write_safely(self.stream, line + "\n")
+        self.stream.flush()
+        if self.settings.report:
+            with open(self.settings.report, "w", encoding="utf-8") as stream:
+                json.dump(to_json(report), stream, indent=2, ensure_ascii=True)
+                stream.write("\n")
+
+
+class TempCaseSuite(unittest.TestSuite):
+    """A ``TestSuite`` that gives ``setUpModule``/``tearDownModule`` and class
+    fixtures their own tempcase contexts, for tests with or without the mixin."""
+
+    def _session(self) -> Session:
+        return get_session()
+
+    def _handleModuleFixture(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
+        current = test.__class__.__module__
+        if current == self._get_previous_module(result):  # type: ignore[attr-defined]
+            return
+        session = self._session()
+        ctx = session.module_context(current)
+        session.registry.push(ctx)
+        try:
+            super()._handleModuleFixture(test, result)  # type: ignore[misc]
+        finally:
+            session.registry.pop(ctx)
+            if getattr(result, "_moduleSetUpFailed", False):
+                session.end_module(current)
+
+    def _handleModuleTearDown(self, result: unittest.TestResult) -> None:
+        previous = self._get_previous_module(result)  # type: ignore[attr-defined]
+        if previous is None:
+            super()._handleModuleTearDown(result)  # type: ignore[misc]
+            return
+        session = self._session()
+        ctx = session.module_context(previous)
+        session.registry.push(ctx)
+        try:
+            super()._handleModuleTearDown(result)  # type: ignore[misc]
+        finally:
+            session.registry.pop(ctx)
+            session.end_module(previous)
+
+    def _handleClassSetUp(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
+        cls = test.__class__
+        if getattr(result, "_previousTestClass", None) is cls:
+            return
+        session = self._session()
+        ctx = session.class_context(cls)
+        session.registry.push(ctx)
+        try:
+            super()._handleClassSetUp(test, result)  # type: ignore[misc]
+        finally:
+            session.registry.pop(ctx)
+            if getattr(cls, "_classSetupFailed", False):
+                session.end_class(cls)
+
+    def _tearDownPreviousClass(self, test: Any, result: unittest.TestResult) -> None:
+        previous = getattr(result, "_previousTestClass", None)
+        current = test.__class__
+        if previous is None or previous is current or getattr(previous, "_classSetupFailed", False):
+            super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
+            return
+        session = self._session()
+        ctx = session.class_context(previous)
+        session.registry.push(ctx)
+        try:
+            super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
+        finally:
+            session.registry.pop(ctx)
+            session.end_class(previous)
+
+
+class TempCaseLoader(unittest.TestLoader):
+    """A ``TestLoader`` whose suites are :class:`TempCaseSuite`."""
+
+    suiteClass = TempCaseSuite
