@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tempcase._case import IsolatedAsyncioTestCase, TempFileTestCase, TestCase
+from tempcase._cli import main
 from tempcase._directory import TempDirectory, create_temp_directory, create_temp_file
 from tempcase._paths import PathArg
-from tempcase._report import CleanupError, CleanupResult, Leak, Stats, TempcaseWarning
+from tempcase._report import CleanupError, CleanupResult, Kept, Leak, Stats, TempcaseWarning
+from tempcase._runner import TempCaseResult, TempCaseRunner
 from tempcase._session import (
     cleanup_all,
     cleanup_context,
@@ -21,8 +23,11 @@ __all__ = [
     "CleanupError",
     "CleanupResult",
     "IsolatedAsyncioTestCase",
+    "Kept",
     "Leak",
     "Stats",
+    "TempCaseResult",
+    "TempCaseRunner",
     "TempDirectory",
     "TempFileTestCase",
     "TempcaseWarning",
@@ -34,6 +39,7 @@ __all__ = [
     "create_temp_file",
     "current_context",
     "get_stats",
+    "main",
     "register_directory",
     "register_file",
     "scope",

@@ -21,6 +21,7 @@ from tempcase._session import Session
 __all__ = [
     "REPO_ROOT",
     "fresh_session",
+    "let_nobody_through",
     "make_scratch",
     "memory_scratch",
     "run_as_nobody",
@@ -108,7 +109,7 @@ def run_python(
     child_env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    child_env.setdefault("TEMPCASE_BASETEMP", str(cwd / "base"))
+    child_env["TEMPCASE_BASETEMP"] = str(cwd / "base")
     tmp = cwd / "tmpdir"
     tmp.mkdir(exist_ok=True)
     for name in ("TMPDIR", "TEMP", "TMP"):
@@ -132,7 +133,7 @@ def nobody_ids() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def _let_nobody_through(test: unittest.TestCase, path: Path) -> None:
+def let_nobody_through(test: unittest.TestCase, path: Path) -> None:
     """Give others search (x, not read) permission on *path*'s parents while *test* runs.
 
     The temp dir a test run gets is often made by ``mktemp -d`` (0o700, root's):
@@ -164,7 +165,7 @@ def run_as_nobody(test: unittest.TestCase, scratch: Path, body: Callable[[], Non
         uid, gid = nobody_ids()
     except KeyError:
         test.skipTest("no 'nobody' user on this machine")
-    _let_nobody_through(test, scratch)
+    let_nobody_through(test, scratch)
     os.chown(scratch, uid, gid)
     for root, dirs, files in os.walk(scratch):
         for name in dirs + files:

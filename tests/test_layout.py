@@ -9,10 +9,9 @@ import os
 import re
 import socket
 import stat
-import tempfile
 import unittest
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 from unittest import mock
 
 import tempcase
@@ -35,43 +34,11 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
 # A name tempcase may give a directory: portable characters only.
 _PORTABLE = re.compile(r"^[A-Za-z0-9_.-]+$")
 # What the layout may add to the base's length, whatever the test id:
 # "/tempcase-of-<uid>" + "/run-XXXXXXXX" + "/<name>" with a name of <= 60 chars.
 _MAX_OVERHEAD = len("/tempcase-of-4294967295") + len("/run-XXXXXXXX") + 1 + 60
-
-
-def _temp_dir_closed_to_others() -> bool:
-    """Whether some ancestor of the temp dir (or the dir itself) denies others search."""
-    if not hasattr(os, "getuid") or os.getuid() != 0:
-        return False
-    path = os.path.abspath(tempfile.gettempdir())
-    while True:
-        if not os.stat(path).st_mode & stat.S_IXOTH:
-            return True
-        parent = os.path.dirname(path)
-        if parent == path:
-            return False
-        path = parent
-
-
-# BUG: tests/support.py run_as_nobody does not make the scratch's ancestors
-# searchable for nobody; see the docstring below.
-def _nobody_reaches_scratch(func: _F) -> _F:
-    """Mark a test that runs as ``nobody`` in a scratch directory.
-
-    BUG (tests/support.py, run_as_nobody): it chowns the scratch directory to
-    ``nobody`` but leaves its ancestors alone; when the temp dir is a 0o700
-    directory of root's (``mktemp -d``, as the README command and .ci/run make
-    it), the child cannot reach its scratch at all and fails with EACCES
-    before the code under test runs.  Expected to fail only there.
-    """
-    if _temp_dir_closed_to_others():
-        return unittest.expectedFailure(func)
-    return func
 
 
 def _uid() -> int:
@@ -214,7 +181,6 @@ class UserRootTest(unittest.TestCase):
             self.session.run_dir  # noqa: B018
         self.assertEqual(self.root.read_text(), "not mine to touch")
 
-    @_nobody_reaches_scratch
     def test_world_writable_root_is_repaired_to_0o700(self) -> None:
         base = self.scratch / "mine"
 
@@ -232,7 +198,6 @@ class UserRootTest(unittest.TestCase):
 
         run_as_nobody(self, self.scratch, body)
 
-    @_nobody_reaches_scratch
     def test_own_root_without_read_permission_is_repaired(self) -> None:
         # As a plain user a 0o000 directory cannot be opened to fchmod it.
         base = self.scratch / "mine"
@@ -251,7 +216,6 @@ class UserRootTest(unittest.TestCase):
 
         run_as_nobody(self, self.scratch, body)
 
-    @_nobody_reaches_scratch
     def test_root_owned_by_another_user_is_refused(self) -> None:
         # A shared base like /tmp, where someone else made the victim's root first.
         shared = make_scratch(self)
@@ -284,7 +248,6 @@ class UserRootTest(unittest.TestCase):
         self.assertEqual(os.listdir(planted), [])
         self.assertEqual(os.listdir(shared), [planted.name])
 
-    @_nobody_reaches_scratch
     def test_own_root_is_accepted_by_an_unprivileged_user(self) -> None:
         base = self.scratch / "mine"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import stat
 import threading
 import unittest
 import warnings
@@ -18,6 +17,7 @@ import tempcase
 import tempcase._removal as removal
 from tests.support import (
     fresh_session,
+    let_nobody_through,
     make_scratch,
     mode_of,
     nobody_ids,
@@ -27,26 +27,6 @@ from tests.support import (
 
 PRECIOUS = "keep me"
 MODES = [m << 6 for m in range(8)]  # 0o000, 0o100, ..., 0o700
-
-
-def _let_nobody_through(test: unittest.TestCase, path: Path) -> None:
-    """Give others search (x) permission on *path*'s ancestors for *test*; restored after.
-
-    The temp dir a test run gets is often ``mktemp -d`` (0o700, root's): the
-    unprivileged child could not reach its scratch directory below it.
-    """
-    if os.getuid() != 0:
-        return
-    for parent in path.parents:
-        mode = stat.S_IMODE(os.stat(parent).st_mode)
-        if not mode & stat.S_IXOTH:
-            os.chmod(parent, mode | stat.S_IXOTH)
-            test.addCleanup(os.chmod, parent, mode)
-
-
-def _as_nobody(test: unittest.TestCase, scratch: Path, body: Callable[[], None]) -> None:
-    _let_nobody_through(test, scratch)
-    run_as_nobody(test, scratch, body)
 
 
 def _fake_dev(st: os.stat_result) -> os.stat_result:
@@ -549,7 +529,7 @@ class PermissionTest(RemovalTestBase):
                 self.assertEqual(mode_of(other), mode, oct(mode))
                 self.assertEqual(mode_of(outside), outside_mode, oct(mode))
 
-        _as_nobody(self, scratch, body)
+        run_as_nobody(self, scratch, body)
 
     def test_every_mode_three_levels_deep_is_removed(self) -> None:
         scratch = self.scratch
@@ -590,7 +570,7 @@ class PermissionTest(RemovalTestBase):
                 self.assertEqual(cleaned.errors, [], oct(mode))
                 self.assertFalse(os.path.lexists(tree), oct(mode))
 
-        _as_nobody(self, scratch, body)
+        run_as_nobody(self, scratch, body)
 
     def test_read_only_registered_file_is_removed(self) -> None:
         scratch = self.scratch
@@ -603,7 +583,7 @@ class PermissionTest(RemovalTestBase):
             self.assertEqual(result.errors, [])
             self.assertFalse(os.path.lexists(path))
 
-        _as_nobody(self, scratch, body)
+        run_as_nobody(self, scratch, body)
 
     def test_read_only_parent_of_registered_file_is_left_as_it_is(self) -> None:
         scratch = self.scratch
@@ -619,13 +599,13 @@ class PermissionTest(RemovalTestBase):
             self.assertEqual(mode_of(parent), 0o500)
             self.assertTrue(path.exists())
 
-        _as_nobody(self, scratch, body)
+        run_as_nobody(self, scratch, body)
 
     def make_locked(self) -> tuple[Path, Path]:
         """``tree/`` for nobody, holding ``locked/file``, both root's: undeletable by nobody."""
         other = make_scratch(self)
         os.chmod(other, 0o755)
-        _let_nobody_through(self, other)
+        let_nobody_through(self, other)
         tree = other / "tree"
         (tree / "locked").mkdir(parents=True)
         (tree / "locked" / "file").write_text("x")
@@ -658,7 +638,7 @@ class PermissionTest(RemovalTestBase):
             self.assertTrue(locked.exists())
             self.assertFalse((tree / "free").exists())
 
-        _as_nobody(self, self.scratch, body)
+        run_as_nobody(self, self.scratch, body)
 
     def test_undeletable_file_is_in_cleanup_result_errors(self) -> None:
         tree, locked = self.make_locked()
@@ -671,7 +651,7 @@ class PermissionTest(RemovalTestBase):
             self.assertEqual(result.errors[0].context, "removal")
             self.assertTrue(locked.exists())
 
-        _as_nobody(self, self.scratch, body)
+        run_as_nobody(self, self.scratch, body)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,193 @@
+"""The command line: ``python -m tempcase``, a drop-in for ``python -m unittest``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import unittest
+from typing import Any, NoReturn, Sequence
+
+from typing_extensions import override
+
+from tempcase._config import KEEP_CHOICES, ConfigError, Settings, load_settings
+from tempcase._report import load_baseline
+from tempcase._runner import TempCaseLoader, TempCaseRunner
+from tempcase._session import get_session
+
+__all__ = ["main"]
+
+PROG = "python -m tempcase"
+# Words reserved for the subcommands of later versions; today they are refused
+# clearly instead of being taken for test names.
+_PLANNED = ("audit", "scan", "clean", "migrate")
+
+_DESCRIPTION = f"""\
+Run unittest tests with per-test temporary files cleaned up and a leak report.
+
+usage: {PROG} [unittest arguments] [tempcase options]
+
+Takes the same arguments as `python -m unittest` (discover -s -p -t, test
+names, -v -q -f -c -b -k, ...) and prints unittest's usual output, then
+tempcase's report: the paths tests left behind and cleanup failures.
+"""
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    @override
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        add_help=False,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_DESCRIPTION,
+    )
+    group = parser.add_argument_group("tempcase options")
+    group.add_argument(
+        "--no-detect",
+        dest="detect",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not detect leaks of tests that do not use tempcase",
+    )
+    group.add_argument(
+        "--strict",
+        action="store_const",
+        const=True,
+        default=None,
+        help="leaks and cleanup failures make the exit status 1",
+    )
+    group.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="with --strict, fail only on leaks not in this earlier JSON report",
+    )
+    group.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
+    group.add_argument(
+        "--keep",
+        choices=KEEP_CHOICES,
+        help="keep the directories of failing tests, or of all (default: never)",
+    )
+    group.add_argument(
+        "--basetemp",
+        metavar="DIR",
+        help="where tempcase's per-user root lives (also TEMPCASE_BASETEMP)",
+    )
+    group.add_argument(
+        "--watch",
+        metavar="DIR",
+        action="append",
+        help="another directory whose top level is compared around each test (repeatable)",
+    )
+    group.add_argument(
+        "--ignore",
+        metavar="PATTERN",
+        action="append",
+        help="a file name pattern never reported (repeatable)",
+    )
+    return parser
+
+
+def _print_help(parser: _Parser) -> int:
+    parser.print_help(sys.stdout)
+    print("\nsettings also come from TEMPCASE_* variables and [tool.tempcase] in pyproject.toml,")
+    print("[tempcase] in tox.ini or setup.cfg (the first found in the current directory).")
+    print("\nunittest's own arguments:\n", flush=True)
+    try:
+        unittest.main(module=None, argv=[PROG, "-h"], exit=True)
+    except SystemExit:
+        pass
+    return 0
+
+
+def _check_paths(settings: Settings) -> None:
+    """Refuse before any test runs: a report in a missing directory, a bad baseline."""
+    if settings.report:
+        parent = os.path.dirname(os.path.abspath(settings.report)) or "."
+        if not os.path.isdir(parent):
+            raise UsageError(
+                f"cannot write the report to {settings.report}: directory {parent} does not "
+                f"exist (from {settings.source_of('report')})"
+            )
+    if settings.baseline:
+        try:
+            load_baseline(settings.baseline)
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"cannot read the baseline {settings.baseline} "
+                f"(from {settings.source_of('baseline')}): {exc}"
+            ) from None
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, bool):
+        return int(code)
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m tempcase``: unittest's command line plus tempcase's options.
+
+    :param argv: the arguments, without the program name (default: ``sys.argv[1:]``).
+    :returns: the exit status: unittest's, or 1 under ``--strict`` when tests
+        leaked; 2 for bad arguments or settings.
+
+    .. versionadded:: 0.1
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    try:
+        if args and args[0] in _PLANNED:
+            raise UsageError(f"the '{args[0]}' command is not available in this version")
+        if "-h" in args or "--help" in args:
+            return _print_help(parser)
+        options, rest = parser.parse_known_args(args)
+        cli = {key: value for key, value in vars(options).items() if value is not None}
+        for key in ("watch", "ignore"):
+            if key in cli:
+                cli[key] = tuple(cli[key])
+        settings = load_settings(cli)
+        _check_paths(settings)
+    except (UsageError, ConfigError) as exc:
+        message = str(exc)
+        if not message.startswith("tempcase:"):
+            message = f"{PROG}: error: {message}"
+        print(message, file=sys.stderr)
+        return 2
+    session = get_session()
+    session.started = time.time()
+    if settings.basetemp and not session.has_run_dir:
+        session.basetemp = settings.basetemp
+        session.basetemp_source = settings.source_of("basetemp")
+
+    class Runner(TempCaseRunner):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, settings=settings, end_session=True, **kw)
+
+    try:
+        unittest.main(
+            module=None,
+            argv=[PROG, *rest],
+            testRunner=Runner,
+            testLoader=TempCaseLoader(),
+            exit=True,
+        )
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    return 0  # pragma: no cover - unittest.main always exits
