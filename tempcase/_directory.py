@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Mapping, Union
 
-from tempcase._paths import PathArg, is_windows_reserved, split_name
+from tempcase._paths import PathArg, as_path_str, is_windows_reserved, split_name
 from tempcase._registry import Context
 from tempcase._removal import remove_path
 from tempcase._session import ROLE_DIR, ROLE_SCRATCH, Session, get_session
@@ -44,10 +44,20 @@ def encode_content(content: object, encoding: str, *, func: str) -> bytes:
 
 
 def _check_affix(value: object, what: str, *, func: str) -> str:
+    """Check the *what* (``"prefix"`` or ``"suffix"``) of a generated name.
+
+    The random middle is never empty, so a prefix is checked as the start of a
+    name and a suffix as its end: ``"nul."`` starts a device name and ``"."``
+    ends one with the trailing dot Windows refuses.
+    """
     if not isinstance(value, str):
         raise TypeError(f"{func}: {what} must be str, not {type(value).__name__}")
-    if any(c in value for c in "/\\\x00") or (value and is_windows_reserved(f"x{value}x")):
-        raise ValueError(f"{func}: {what} {value!r} must be a plain part of a file name")
+    sample = f"{value}x" if what == "prefix" else f"x{value}"
+    if any(c in value for c in "/\\\x00") or is_windows_reserved(sample):
+        raise ValueError(
+            f"{func}: {what} {value!r} must be a plain part of a file name, usable on "
+            "Windows too (no separator, no trailing dot or space, no device name)"
+        )
     return value
 
 
@@ -60,9 +70,22 @@ def _prepare_files(files: Files | None, *, func: str) -> list[tuple[tuple[str, .
             f"{func}: files must be a mapping of names to contents, not {type(files).__name__}"
         )
     prepared = []
+    names: dict[tuple[str, ...], object] = {}
     for name, content in files.items():
         parts = split_name(name, func=func)
+        if parts in names:
+            raise ValueError(f"{func}: name {name!r} is given twice (also as {names[parts]!r})")
+        names[parts] = name
         prepared.append((parts, encode_content(content, "utf-8", func=func)))
+    # A name that is also another name's parent directory would fail half-way.
+    for parts in names:
+        for depth in range(1, len(parts)):
+            parent = names.get(parts[:depth])
+            if parent is not None:
+                raise ValueError(
+                    f"{func}: name {names[parts]!r} needs {parent!r} to be a directory, "
+                    f"but {parent!r} is also given as a file"
+                )
     return prepared
 
 
@@ -78,6 +101,7 @@ def _walk_dirs(root: str, parts: tuple[str, ...], name: str, *, func: str) -> tu
             st = os.lstat(current)
         except FileNotFoundError:
             os.mkdir(current, 0o700)
+            os.chmod(current, 0o700)  # whatever the umask
             made += 1
             continue
         if stat.S_ISLNK(st.st_mode):
@@ -90,6 +114,39 @@ def _walk_dirs(root: str, parts: tuple[str, ...], name: str, *, func: str) -> tu
                 f"{func}: name {name!r} goes through {part!r}, which is not a directory"
             )
     return current, made
+
+
+def _check_target(root: str, parts: tuple[str, ...], *, name: str, func: str) -> None:
+    """Refuse, without writing, a name that goes through a link or is not a regular file."""
+    current = root
+    for index, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return
+        last = index == len(parts) - 1
+        if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG if last else stat.S_ISDIR)(st.st_mode):
+            raise ValueError(
+                f"{func}: name {name!r} goes through or is {part!r}, which is "
+                f"{_describe(st)}; it is not written"
+            )
+
+
+def _describe(st: os.stat_result) -> str:
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link"
+    if stat.S_ISREG(st.st_mode):
+        return "a regular file"
+    return "not a regular file"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def write_file(
@@ -107,20 +164,13 @@ def write_file(
     except FileNotFoundError:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
-        what = (
-            "a directory"
-            if stat.S_ISDIR(st.st_mode)
-            else "a symbolic link"
-            if stat.S_ISLNK(st.st_mode)
-            else "not a regular file"
-        )
-        raise ValueError(f"{func}: name {name!r} is {what}; it is not overwritten")
+        raise ValueError(f"{func}: name {name!r} is {_describe(st)}; it is not overwritten")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
     fd = os.open(path, flags, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if st is None and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # whatever the umask
+        _write_all(fd, data)
     finally:
         os.close(fd)
     return path, made + (st is None)
@@ -161,8 +211,11 @@ class TempDirectory:
         prepared = _prepare_files(files, func=func)
         _check_affix(prefix, "prefix", func=func)
         scratch = session.context_dir(ctx, ROLE_SCRATCH)
-        self._bind(Path(tempfile.mkdtemp(prefix=prefix, dir=scratch)), session, ctx)
+        path = tempfile.mkdtemp(prefix=prefix, dir=scratch)
+        os.chmod(path, 0o700)  # whatever the umask
+        self._bind(Path(path), session, ctx)
         ctx.created += 1
+        self._made = 1
         for parts, data in prepared:
             self._write(parts, data, name="/".join(parts), func=func)
 
@@ -180,6 +233,7 @@ class TempDirectory:
         self._context = ctx
         self._generation = ctx.generation
         self._cleaned = False
+        self._made = 0  # paths counted in the context's total, given back at cleanup()
 
     # -- the path protocol ---------------------------------------------------
 
@@ -224,6 +278,7 @@ class TempDirectory:
     def _write(self, parts: tuple[str, ...], data: bytes, *, name: str, func: str) -> Path:
         path, made = write_file(self.name, parts, data, name=name, func=func)
         self._context.created += made
+        self._made += made
         return Path(path)
 
     # -- writing -----------------------------------------------------------------
@@ -255,6 +310,7 @@ class TempDirectory:
         self._check_open(func)
         path, made = _walk_dirs(self.name, parts, str(name), func=func)
         self._context.created += made
+        self._made += made
         return Path(path)
 
     def create_numbered_files(
@@ -267,7 +323,10 @@ class TempDirectory:
         :returns: the paths, in order.
         """
         func = "create_numbered_files"
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        basename = as_path_str(basename, func=func, what="basename")
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise TypeError(f"{func}: count must be an int, not {type(count).__name__}")
+        if count < 0:
             raise ValueError(f"{func}: count must be a whole number >= 0, not {count!r}")
         if not isinstance(content_pattern, str):
             raise TypeError(
@@ -281,6 +340,8 @@ class TempDirectory:
             for i, name in enumerate(names, 1)
         ]
         self._check_open(func)
+        for (parts, _data), name in zip(prepared, names):
+            _check_target(self.name, parts, name=name, func=func)
         return [
             self._write(parts, data, name=n, func=func) for (parts, data), n in zip(prepared, names)
         ]
@@ -342,6 +403,12 @@ class TempDirectory:
             del ctx.dirs[ROLE_DIR]
         if problems:
             session.report_problems(ctx, self.name, problems)
+        elif not ctx.closed and ctx.generation == self._generation:
+            # Removed now, so no longer tracked: the context's total gives them back.
+            given_back = min(self._made, ctx.created)
+            ctx.created -= given_back
+            session.removed += given_back
+        self._made = 0
 
 
 def create_temp_file(
@@ -370,9 +437,9 @@ def create_temp_file(
     fd, path = tempfile.mkstemp(suffix, prefix, session.context_dir(ctx, ROLE_SCRATCH))
     ctx.created += 1
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # whatever the umask
+        _write_all(fd, data)
     finally:
         os.close(fd)
     return Path(path)

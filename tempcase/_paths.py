@@ -55,7 +55,7 @@ def as_path_str(path: object, *, func: str, what: str = "path") -> str:
     if not isinstance(path, str):
         raise TypeError(f"{func}: {what} must be str or os.PathLike, not {type(path).__name__}")
     if not path:
-        raise ValueError(f"{func}: {what} is empty; give a name")
+        raise ValueError(f"{func}: {what} {path!r} is empty; give a name")
     if "\x00" in path:
         raise ValueError(f"{func}: {what} {path!r} contains a NUL byte")
     return path
