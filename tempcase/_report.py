@@ -156,6 +156,7 @@ class ContextOutcome:
 
     :param held: directories not removed yet, because the keep policy asks
         the result to decide once the test's outcome is known.
+    :param held_paths: how many tracked paths are in *held*.
     """
 
     context: str | None
@@ -165,6 +166,7 @@ class ContextOutcome:
     errors: list[CleanupError]
     leaks: list[Leak]
     held: list[str]
+    held_paths: int = 0
 
 
 @dataclass(frozen=True)
@@ -364,7 +366,7 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
             f"tempcase: {_count(len(report.cleanup_failures), 'path')} could not be removed:"
         )
         for failure in report.cleanup_failures[:limit]:
-            lines += _row(_name(failure.context), "")
+            lines.append(f"  {_name(failure.context)}")
             lines.append(f"      {escape(str(failure.path))}: {escape(failure.error)}")
         if len(report.cleanup_failures) > limit:
             lines.append(f"  ... and {len(report.cleanup_failures) - limit:,} more")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import unittest
+from dataclasses import replace
 from typing import Any
 
 from typing_extensions import override
@@ -57,9 +59,12 @@ class TempCaseResult(unittest.TextTestResult):
         self.baseline_leaks: list[Leak] | None = None
         self._session: Session | None = None
         self._failing: set[str] = set()
-        self._held: dict[str | None, list[str]] = {}
+        self._held: dict[str | None, ContextOutcome] = {}
         self._tracked_start = (0, 0, 0)
         self._finished = False
+        self._top_level = False
+        # Set by the runner: end tempcase's session at the end of the run.
+        self.end_session = False
 
     # -- what the session tells -----------------------------------------------
 
@@ -68,7 +73,7 @@ class TempCaseResult(unittest.TextTestResult):
         self.leaks.extend(outcome.leaks)
         self.cleanup_failures.extend(outcome.errors)
         if outcome.held:
-            self._held.setdefault(outcome.context, []).extend(outcome.held)
+            self._held[outcome.context] = outcome
 
     # -- the run ---------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class TempCaseResult(unittest.TextTestResult):
         self.finish_run()
         super().stopTestRun()
 
-    def finish_run(self, *, end_session: bool = False) -> None:
+    def finish_run(self) -> None:
         """Clean what the run left (session, classes, modules) and stop listening.
 
         Idempotent: also called by the runner after an interrupt.
@@ -98,10 +103,17 @@ class TempCaseResult(unittest.TextTestResult):
             for context in list(self._held):
                 self._settle(context)
             if self._top_level:
-                if end_session:
+                if self.end_session:
                     session.end()
                 else:
                     session.clean_all()
+                # Leaks in tempcase's own area go with the run: say so.
+                self.leaks = [
+                    replace(leak, removed=True)
+                    if leak.where == "sandbox" and not os.path.lexists(leak.path)
+                    else leak
+                    for leak in self.leaks
+                ]
         finally:
             if self in session.listeners:
                 session.listeners.remove(self)
@@ -139,14 +151,15 @@ class TempCaseResult(unittest.TextTestResult):
 
     def _settle(self, context: str | None) -> None:
         held = self._held.pop(context, None)
-        if not held or self._session is None:
+        if held is None or self._session is None:
             return
         keep = self.settings.keep == "always" or (
             self.settings.keep == "failed" and context in self._failing
         )
-        kept, errors = self._session.settle_held(context, held, keep=keep)
+        kept, errors, leaks = self._session.settle_held(held, keep=keep)
         self.kept.extend(kept)
         self.cleanup_failures.extend(errors)
+        self.leaks.extend(leaks)
 
     # -- the verdict and the report ---------------------------------------------
 
@@ -213,6 +226,7 @@ class TempCaseRunner(unittest.TextTestRunner):
         result = super()._makeResult()
         if isinstance(result, TempCaseResult):
             result.settings = self.settings
+            result.end_session = self.end_session
             self._result = result
         return result
 
@@ -228,7 +242,7 @@ class TempCaseRunner(unittest.TextTestRunner):
         finally:
             tempcase_result = self._result
             if tempcase_result is not None:
-                tempcase_result.finish_run(end_session=self.end_session)
+                tempcase_result.finish_run()
                 if baseline is not None:
                     tempcase_result.baseline_leaks = new_leaks(tempcase_result.leaks, baseline)
                 self._print_report(tempcase_result)

@@ -238,7 +238,8 @@ class Session:
             self._record(ctx, path, problems, errors, leaks)
             if not problems:
                 gone.append(path + os.sep)
-        removed = 0 if errors else ctx.created
+        held_paths = ctx.created if hold else 0
+        removed = 0 if errors or hold else ctx.created
         ctx.created = 0
         for item in sorted(ctx.external.values(), key=_depth, reverse=True):
             if not any(item.path.startswith(prefix) for prefix in gone):
@@ -255,7 +256,9 @@ class Session:
         self.failures.extend(errors)
         if self.listeners:
             self.listeners[-1].tempcase_outcome(
-                ContextOutcome(ctx.name, ctx.scope, tracked, removed, errors, leaks, held)
+                ContextOutcome(
+                    ctx.name, ctx.scope, tracked, removed, errors, leaks, held, held_paths
+                )
             )
         elif errors:
             warn_cleanup_errors(errors, stacklevel=2)
@@ -284,23 +287,25 @@ class Session:
                 leaks.append(Leak(ctx.name, ctx.scope, Path(path), kind, where, size, False))
 
     def settle_held(
-        self, context: str | None, held: list[str], *, keep: bool
-    ) -> tuple[list[Kept], list[CleanupError]]:
-        """Keep (move aside) or remove directories a cleanup held back."""
+        self, outcome: ContextOutcome, *, keep: bool
+    ) -> tuple[list[Kept], list[CleanupError], list[Leak]]:
+        """Keep (move aside) or remove the directories a cleanup held back."""
         kept: list[Kept] = []
         errors: list[CleanupError] = []
-        for path in held:
+        leaks: list[Leak] = []
+        ctx = Context(outcome.context, outcome.scope)
+        for path in outcome.held:
             if keep:
                 try:
-                    kept.append(Kept(context, Path(self.kept_area.keep(path))))
+                    kept.append(Kept(outcome.context, Path(self.kept_area.keep(path))))
                     continue
                 except OSError as exc:
                     _log.debug("could not keep %s: %s", path, exc)
-            for problem in remove_path(path):
-                errors.append(CleanupError(context, Path(problem.path), problem.error))
-        self.failed += len(errors)
+            self._record(ctx, path, remove_path(path), errors, leaks)
+        if not errors and not kept:
+            self.removed += outcome.held_paths
         self.failures.extend(errors)
-        return kept, errors
+        return kept, errors, leaks
 
     @property
     def kept_area(self) -> KeptArea:
