@@ -8,16 +8,11 @@ import unittest
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from tempcase._directory import (
-    Content,
-    Files,
-    TempDirectory,
-    create_temp_directory,
-    create_temp_file,
-)
-from tempcase._paths import PathArg
+from tempcase._directory import TempDirectory, new_temp_file
+from tempcase._paths import PathArg, split_name
 from tempcase._registry import Context
 from tempcase._session import get_session
+from tempcase._writing import Content, Files, encode_content
 
 __all__ = ["IsolatedAsyncioTestCase", "TempFileTestCase", "TestCase"]
 
@@ -175,10 +170,13 @@ class TempFileTestCase:
 
     def create_file(self, name: PathArg, content: Content = "", *, encoding: str = "utf-8") -> Path:
         """Write a file in :attr:`tempcase_dir` (see :meth:`TempDirectory.create_file`)."""
+        split_name(name, func="create_file")  # a bad name creates not even tempcase_dir
+        encode_content(content, encoding, func="create_file")
         return self.tempcase_dir.create_file(name, content, encoding=encoding)
 
     def create_subdirectory(self, name: PathArg) -> Path:
         """Create a directory in :attr:`tempcase_dir`."""
+        split_name(name, func="create_subdirectory")
         return self.tempcase_dir.create_subdirectory(name)
 
     @contextlib.contextmanager
@@ -204,21 +202,15 @@ class TempFileTestCase:
         encoding: str = "utf-8",
     ) -> Path:
         """A uniquely named file in the test's scratch area (not in :attr:`tempcase_dir`)."""
-        return create_temp_file(
-            content,
-            suffix,
-            prefix=prefix,
-            encoding=encoding,
-            _ctx=self._tempcase_ctx("create_temp_file"),
-        )
+        ctx = self._tempcase_ctx("create_temp_file")
+        return new_temp_file(ctx, content, suffix, prefix, encoding, func="create_temp_file")
 
     def create_temp_directory(
         self, files: Files | None = None, *, prefix: str = "tmp"
     ) -> TempDirectory:
         """A uniquely named directory in the test's scratch area (not in :attr:`tempcase_dir`)."""
-        return create_temp_directory(
-            files, prefix=prefix, _ctx=self._tempcase_ctx("create_temp_directory")
-        )
+        ctx = self._tempcase_ctx("create_temp_directory")
+        return TempDirectory._new(ctx, files, prefix, func="create_temp_directory")
 
     def register_temp_file(self, path: PathArg, *, adopt_existing: bool = False) -> Path:
         """Remove *path*, made by other means, when the test ends (it may not exist yet)."""

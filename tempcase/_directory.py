@@ -4,176 +4,27 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import Mapping, Union
 
-from tempcase._paths import PathArg, as_path_str, is_windows_reserved, split_name
+from tempcase._paths import PathArg, as_path_str, split_name
 from tempcase._registry import Context
 from tempcase._removal import remove_path
 from tempcase._session import ROLE_DIR, ROLE_SCRATCH, Session, get_session
+from tempcase._writing import (
+    Content,
+    Files,
+    check_affix,
+    check_target,
+    encode_content,
+    make_dirs,
+    prepare_files,
+    write_all,
+    write_file,
+)
 
 __all__ = ["Content", "Files", "TempDirectory", "create_temp_directory", "create_temp_file"]
-
-Content = Union[str, bytes, bytearray, memoryview]
-Files = Mapping[str, Content]
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-def encode_content(content: object, encoding: str, *, func: str) -> bytes:
-    """Turn helper content into bytes: text in *encoding*, bytes as they are.
-
-    :raises TypeError: for anything but ``str`` or a bytes-like object.
-    :raises LookupError: for an unknown *encoding*.
-    """
-    if isinstance(content, str):
-        if not isinstance(encoding, str):
-            raise TypeError(f"{func}: encoding must be str, not {type(encoding).__name__}")
-        return content.encode(encoding)
-    if isinstance(content, (bytes, bytearray, memoryview)):
-        return bytes(content)
-    raise TypeError(
-        f"{func}: content must be str or bytes, not {type(content).__name__}; "
-        "serialise it first (for example with json.dumps)"
-    )
-
-
-def _check_affix(value: object, what: str, *, func: str) -> str:
-    """Check the *what* (``"prefix"`` or ``"suffix"``) of a generated name.
-
-    The random middle is never empty, so a prefix is checked as the start of a
-    name and a suffix as its end: ``"nul."`` starts a device name and ``"."``
-    ends one with the trailing dot Windows refuses.
-    """
-    if not isinstance(value, str):
-        raise TypeError(f"{func}: {what} must be str, not {type(value).__name__}")
-    sample = f"{value}x" if what == "prefix" else f"x{value}"
-    if any(c in value for c in "/\\\x00") or is_windows_reserved(sample):
-        raise ValueError(
-            f"{func}: {what} {value!r} must be a plain part of a file name, usable on "
-            "Windows too (no separator, no trailing dot or space, no device name)"
-        )
-    return value
-
-
-def _prepare_files(files: Files | None, *, func: str) -> list[tuple[tuple[str, ...], bytes]]:
-    """Check every name and content of *files* before anything is written."""
-    if files is None:
-        return []
-    if not isinstance(files, Mapping):
-        raise TypeError(
-            f"{func}: files must be a mapping of names to contents, not {type(files).__name__}"
-        )
-    prepared = []
-    names: dict[tuple[str, ...], object] = {}
-    for name, content in files.items():
-        parts = split_name(name, func=func)
-        if parts in names:
-            raise ValueError(f"{func}: name {name!r} is given twice (also as {names[parts]!r})")
-        names[parts] = name
-        prepared.append((parts, encode_content(content, "utf-8", func=func)))
-    # A name that is also another name's parent directory would fail half-way.
-    for parts in names:
-        for depth in range(1, len(parts)):
-            parent = names.get(parts[:depth])
-            if parent is not None:
-                raise ValueError(
-                    f"{func}: name {names[parts]!r} needs {parent!r} to be a directory, "
-                    f"but {parent!r} is also given as a file"
-                )
-    return prepared
-
-
-def _walk_dirs(root: str, parts: tuple[str, ...], name: str, *, func: str) -> tuple[str, int]:
-    """Create the directories *parts* below *root*, refusing links and non-directories.
-
-    :returns: the innermost directory and how many directories were made.
-    """
-    current, made = root, 0
-    for part in parts:
-        current = os.path.join(current, part)
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            os.mkdir(current, 0o700)
-            os.chmod(current, 0o700)  # whatever the umask
-            made += 1
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            raise ValueError(
-                f"{func}: name {name!r} goes through {part!r}, which is a symbolic link; "
-                "tempcase never writes through links"
-            )
-        if not stat.S_ISDIR(st.st_mode):
-            raise ValueError(
-                f"{func}: name {name!r} goes through {part!r}, which is not a directory"
-            )
-    return current, made
-
-
-def _check_target(root: str, parts: tuple[str, ...], *, name: str, func: str) -> None:
-    """Refuse, without writing, a name that goes through a link or is not a regular file."""
-    current = root
-    for index, part in enumerate(parts):
-        current = os.path.join(current, part)
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            return
-        last = index == len(parts) - 1
-        if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG if last else stat.S_ISDIR)(st.st_mode):
-            raise ValueError(
-                f"{func}: name {name!r} goes through or is {part!r}, which is "
-                f"{_describe(st)}; it is not written"
-            )
-
-
-def _describe(st: os.stat_result) -> str:
-    if stat.S_ISDIR(st.st_mode):
-        return "a directory"
-    if stat.S_ISLNK(st.st_mode):
-        return "a symbolic link"
-    if stat.S_ISREG(st.st_mode):
-        return "a regular file"
-    return "not a regular file"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def write_file(
-    root: str, parts: tuple[str, ...], data: bytes, *, name: str, func: str
-) -> tuple[str, int]:
-    """Write *data* to ``root/parts``; create missing parents; overwrite a regular file.
-
-    :returns: the file's path and how many new paths were made.
-    :raises ValueError: if the name is a directory, a link or another special file.
-    """
-    parent, made = _walk_dirs(root, parts[:-1], name, func=func)
-    path = os.path.join(parent, parts[-1])
-    try:
-        st: os.stat_result | None = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{func}: name {name!r} is {_describe(st)}; it is not overwritten")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
-    fd = os.open(path, flags, 0o600)
-    try:
-        if st is None and hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # whatever the umask
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-    return path, made + (st is None)
 
 
 class TempDirectory:
@@ -208,8 +59,8 @@ class TempDirectory:
     def _create(
         self, session: Session, ctx: Context, files: Files | None, prefix: str, *, func: str
     ) -> None:
-        prepared = _prepare_files(files, func=func)
-        _check_affix(prefix, "prefix", func=func)
+        prepared = prepare_files(files, func=func)
+        check_affix(prefix, "prefix", func=func)
         scratch = session.context_dir(ctx, ROLE_SCRATCH)
         path = tempfile.mkdtemp(prefix=prefix, dir=scratch)
         os.chmod(path, 0o700)  # whatever the umask
@@ -308,7 +159,7 @@ class TempDirectory:
         func = "create_subdirectory"
         parts = split_name(name, func=func)
         self._check_open(func)
-        path, made = _walk_dirs(self.name, parts, str(name), func=func)
+        path, made = make_dirs(self.name, parts, str(name), func=func)
         self._context.created += made
         self._made += made
         return Path(path)
@@ -332,7 +183,7 @@ class TempDirectory:
             raise TypeError(
                 f"{func}: content_pattern must be str, not {type(content_pattern).__name__}"
             )
-        _check_affix(suffix, "suffix", func=func)
+        check_affix(suffix, "suffix", func=func)
         width = max(3, len(str(count)))
         names = [f"{basename}_{i:0{width}d}{suffix}" for i in range(1, count + 1)]
         prepared = [
@@ -341,7 +192,7 @@ class TempDirectory:
         ]
         self._check_open(func)
         for (parts, _data), name in zip(prepared, names):
-            _check_target(self.name, parts, name=name, func=func)
+            check_target(self.name, parts, name=name, func=func)
         return [
             self._write(parts, data, name=n, func=func) for (parts, data), n in zip(prepared, names)
         ]
@@ -349,8 +200,8 @@ class TempDirectory:
     def unique_filename(self, prefix: str = "temp", suffix: str = ".tmp") -> str:
         """A file name not yet present in the directory (nothing is created)."""
         func = "unique_filename"
-        _check_affix(prefix, "prefix", func=func)
-        _check_affix(suffix, "suffix", func=func)
+        check_affix(prefix, "prefix", func=func)
+        check_affix(suffix, "suffix", func=func)
         while True:
             name = f"{prefix}{secrets.token_hex(4)}{suffix}"
             if not os.path.lexists(os.path.join(self.name, name)):
@@ -411,13 +262,27 @@ class TempDirectory:
         self._made = 0
 
 
+def new_temp_file(
+    ctx: Context, content: object, suffix: str, prefix: str, encoding: str, *, func: str
+) -> Path:
+    """A uniquely named file in the scratch area of *ctx*."""
+    check_affix(suffix, "suffix", func=func)
+    check_affix(prefix, "prefix", func=func)
+    data = encode_content(content, encoding, func=func)
+    session = get_session()
+    fd, path = tempfile.mkstemp(suffix, prefix, session.context_dir(ctx, ROLE_SCRATCH))
+    ctx.created += 1
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # whatever the umask
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+    return Path(path)
+
+
 def create_temp_file(
-    content: Content = "",
-    suffix: str = "",
-    *,
-    prefix: str = "tmp",
-    encoding: str = "utf-8",
-    _ctx: Context | None = None,
+    content: Content = "", suffix: str = "", *, prefix: str = "tmp", encoding: str = "utf-8"
 ) -> Path:
     """A new uniquely named file in the current context's scratch area.
 
@@ -428,26 +293,11 @@ def create_temp_file(
 
     .. versionadded:: 0.1
     """
-    func = "create_temp_file"
-    _check_affix(suffix, "suffix", func=func)
-    _check_affix(prefix, "prefix", func=func)
-    data = encode_content(content, encoding, func=func)
-    session = get_session()
-    ctx = _ctx if _ctx is not None else session.registry.current()
-    fd, path = tempfile.mkstemp(suffix, prefix, session.context_dir(ctx, ROLE_SCRATCH))
-    ctx.created += 1
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # whatever the umask
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-    return Path(path)
+    ctx = get_session().registry.current()
+    return new_temp_file(ctx, content, suffix, prefix, encoding, func="create_temp_file")
 
 
-def create_temp_directory(
-    files: Files | None = None, *, prefix: str = "tmp", _ctx: Context | None = None
-) -> TempDirectory:
+def create_temp_directory(files: Files | None = None, *, prefix: str = "tmp") -> TempDirectory:
     """A new uniquely named, populated directory in the current context's scratch area.
 
     :param files: names (relative, ``/``-separated) mapped to contents.
@@ -455,6 +305,5 @@ def create_temp_directory(
 
     .. versionadded:: 0.1
     """
-    if _ctx is None:
-        _ctx = get_session().registry.current()
-    return TempDirectory._new(_ctx, files, prefix, func="create_temp_directory")
+    ctx = get_session().registry.current()
+    return TempDirectory._new(ctx, files, prefix, func="create_temp_directory")
