@@ -383,8 +383,11 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
             )
         else:
             lines.append(f"tempcase: no leaks beyond the baseline {escape(str(report.baseline))}")
-    failing = report.new_leaks if report.new_leaks is not None else report.leaks
-    if report.strict and (failing or report.cleanup_failures):
+    if report.new_leaks is not None:
+        failing = bool(report.new_leaks)
+    else:
+        failing = bool(report.leaks or report.cleanup_failures)
+    if report.strict and failing:
         lines.append("tempcase: --strict: leaks and cleanup failures fail this run")
     status = (
         "all removed"

@@ -295,7 +295,7 @@ class Session:
         leaks: list[Leak] = []
         ctx = Context(outcome.context, outcome.scope)
         for path in outcome.held:
-            if keep:
+            if keep and _has_entries(path):
                 try:
                     kept.append(Kept(outcome.context, Path(self.kept_area.keep(path))))
                     continue
@@ -463,6 +463,15 @@ class Session:
             self.report_problems(self.registry.session, run.path, remove_path(run.path))
             run.release()
         return result
+
+
+def _has_entries(path: str) -> bool:
+    """Whether a directory holds anything (an empty one is not worth keeping)."""
+    try:
+        with os.scandir(path) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
 
 
 def _depth(tracked: Tracked) -> int:
