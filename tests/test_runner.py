@@ -126,7 +126,7 @@ class ReportTest(unittest.TestCase):
             def test_it(self) -> None:
                 self.create_file("x.txt", "abc")
 
-        result, _ = run_with(T, settings=Settings(report=str(path)))
+        _result, _ = run_with(T, settings=Settings(report=str(path)))
         data = json.loads(path.read_text())
         self.assertEqual(data["tempcase_report"], 1)
         self.assertEqual(data["tests_run"], 1)
@@ -144,7 +144,7 @@ class ReportTest(unittest.TestCase):
         class Outer(tempcase.TestCase):
             def test_outer(self) -> None:
                 kept = self.create_file("outer.txt")
-                result, lines = run_with(Inner)
+                _result, lines = run_with(Inner)
                 seen["lines"] = [line for line in lines if line.startswith("tempcase:")]
                 seen["outer_still"] = kept.exists()
                 seen["context"] = tempcase.current_context()
@@ -243,8 +243,8 @@ class KeepTest(unittest.TestCase):
             else:
                 self.assertFalse(path.exists(), name)
         self.assertIn("tempcase: kept", "\n".join(lines))
-        for kept_dir in result.kept:
-            self.assertNotIn(self.session.run_dir.path, str(kept_dir.path))
+        for kept in result.kept:
+            self.assertNotIn(self.session.run_dir.path, str(kept.path))
 
     def test_keep_always_keeps_all_and_never_keeps_none(self) -> None:
         result, _ = run_with(self.suite(), settings=Settings(keep="always"))
