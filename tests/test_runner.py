@@ -243,8 +243,8 @@ class KeepTest(unittest.TestCase):
             else:
                 self.assertFalse(path.exists(), name)
         self.assertIn("tempcase: kept", "\n".join(lines))
-        for kept in result.kept:
-            self.assertNotIn(self.session.run_dir.path, str(kept.path))
+        for entry in result.kept:
+            self.assertNotIn(self.session.run_dir.path, str(entry.path))
 
     def test_keep_always_keeps_all_and_never_keeps_none(self) -> None:
         result, _ = run_with(self.suite(), settings=Settings(keep="always"))
