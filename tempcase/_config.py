@@ -110,12 +110,25 @@ def _convert(name: str, raw: object, source: str) -> Any:
         if isinstance(raw, bool) and name in ("detect", "strict"):
             return raw
         if isinstance(raw, list) and name in ("watch", "ignore"):
-            raw = "\n".join(str(item) for item in raw)
+            for item in raw:
+                if not isinstance(item, str):
+                    raise ValueError(f"expected a list of strings, got {type(item).__name__} items")
+            raw = "\n".join(raw)
         if not isinstance(raw, str):
             raise ValueError(f"expected a string, got {type(raw).__name__}")
         return _PARSERS[name](raw)
     except ValueError as exc:
         raise ConfigError(f"tempcase: bad value {raw!r} for {name} in {source}: {exc}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    """The message of a parser's exception on one line (configparser's span several)."""
+    return "; ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+
+
+# A [tool.tempcase] table (or a dotted key or sub-table under it), as far as can
+# be told without a TOML parser.
+_TOOL_TEMPCASE = re.compile(rb"""^[ \t]*\[?[ \t]*tool[ \t]*\.[ \t]*["']?tempcase\b""", re.MULTILINE)
 
 
 def _read_pyproject(path: str) -> dict[str, object] | None:
@@ -127,20 +140,26 @@ def _read_pyproject(path: str) -> dict[str, object] | None:
         try:
             import tomli as toml_reader
         except ImportError:
-            if re.search(rb"^\s*\[\s*tool\s*\.\s*tempcase\s*\]", data, re.MULTILINE):
-                warnings.warn(
-                    f"tempcase: {path} has a [tool.tempcase] table, but this Python cannot "
-                    "read TOML without the 'tomli' package: its settings are NOT applied; "
-                    "pip install tomli",
-                    UserWarning,
-                    stacklevel=4,
-                )
-            return None
+            if not _TOOL_TEMPCASE.search(data):
+                return None
+            warnings.warn(
+                f"tempcase: {path} has a [tool.tempcase] table, but this Python cannot "
+                "read TOML without the 'tomli' package: its settings are NOT applied; "
+                "pip install tomli",
+                UserWarning,
+                stacklevel=4,
+            )
+            # It is still the one configuration file: tox.ini and setup.cfg
+            # are not read in its place.
+            return {}
     try:
         parsed = toml_reader.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"tempcase: cannot read {path}: {exc}") from None
-    table = parsed.get("tool", {}).get("tempcase")
+        raise ConfigError(f"tempcase: cannot read {path}: {_one_line(exc)}") from None
+    tool = parsed.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"tempcase: [tool] in {path} must be a table")
+    table = tool.get("tempcase")
     if table is None:
         return None
     if not isinstance(table, dict):
@@ -152,8 +171,8 @@ def _read_ini(path: str, section: str) -> dict[str, object] | None:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
-    except configparser.Error as exc:
-        raise ConfigError(f"tempcase: cannot read {path}: {exc}") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"tempcase: cannot read {path}: {_one_line(exc)}") from None
     if not parser.has_section(section):
         return None
     return dict(parser.items(section))
