@@ -11,6 +11,9 @@ from typing import Any
 from typing_extensions import override
 
 from tempcase._config import Settings, load_settings
+from tempcase._leaks import Detector, RedirectReset
+from tempcase._registry import Context
+from tempcase._removal import remove_path
 from tempcase._report import (
     CleanupError,
     ContextOutcome,
@@ -35,6 +38,19 @@ def _write_safely(stream: Any, text: str) -> None:
     except (UnicodeEncodeError, LookupError):
         text = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
     stream.write(text)
+
+
+def install_detector(session: Session, settings: Settings) -> Detector:
+    """Point tempfile at a sandbox in the run directory and start comparing."""
+    detector = Detector(
+        session.run_dir.path,
+        ignore=settings.ignore,
+        watch=settings.watch,
+        remove_root_leaks=getattr(settings, "remove_root_leaks", False),
+    )
+    detector.install()
+    session.detector = detector
+    return detector
 
 
 class TempCaseResult(unittest.TextTestResult):
@@ -65,8 +81,10 @@ class TempCaseResult(unittest.TextTestResult):
         self.tests_with_paths = 0
         self._finished = False
         self._top_level = False
+        self._own_contexts: dict[str, Context] = {}
         # Set by the runner: end tempcase's session at the end of the run.
         self.end_session = False
+        self.redirect_resets: list[RedirectReset] = []
 
     # -- what the session tells -----------------------------------------------
 
@@ -95,6 +113,20 @@ class TempCaseResult(unittest.TextTestResult):
         self.finish_run()
         super().stopTestRun()
 
+    @property
+    def detector(self) -> Detector | None:
+        """The leak detector, in a top-level run with detection on."""
+        session = self._session
+        return session.detector if session is not None and self._top_level else None
+
+    def detect(self, context: str | None, scope: str, *, end: bool = False) -> None:
+        """A scope boundary: take what appeared since the last one as *scope*'s."""
+        detector = self.detector
+        if detector is not None:
+            self.leaks.extend(detector.boundary(context, scope))
+            if end:
+                self.leaks.extend(detector.end_scope(context, scope))
+
     def finish_run(self) -> None:
         """Clean what the run left (session, classes, modules) and stop listening.
 
@@ -108,10 +140,18 @@ class TempCaseResult(unittest.TextTestResult):
             for context in list(self._held):
                 self._settle(context)
             if self._top_level:
+                detector = session.detector
+                if detector is not None:
+                    self.detect(None, "session", end=True)
+                    self.redirect_resets = list(detector.resets)
                 if self.end_session:
                     session.end()
                 else:
                     session.clean_all()
+                if detector is not None:
+                    detector.uninstall()
+                    remove_path(detector.sandbox)
+                    session.detector = None
                 # Leaks in tempcase's own area go with the run: say so.
                 self.leaks = [
                     replace(leak, removed=True)
@@ -150,8 +190,24 @@ class TempCaseResult(unittest.TextTestResult):
         super().addSubTest(test, subtest, err)
 
     @override
+    def startTest(self, test: unittest.TestCase) -> None:
+        super().startTest(test)
+        session = self._session
+        if session is None:
+            return
+        current = session.registry.current()
+        if current.scope != "test" or current.name != test.id():
+            # A test without the mixin: module-level helpers still belong to it.
+            self._own_contexts[test.id()] = session.open_context(test.id(), "test")
+
+    @override
     def stopTest(self, test: unittest.TestCase) -> None:
-        self._settle(test.id())
+        test_id = test.id()
+        ctx = self._own_contexts.pop(test_id, None)
+        if ctx is not None and self._session is not None:
+            self._session.end_context(ctx)
+        self._settle(test_id)
+        self.detect(test_id, "test")
         super().stopTest(test)
 
     def _settle(self, context: str | None) -> None:
@@ -238,6 +294,9 @@ class TempCaseRunner(unittest.TextTestRunner):
     def run(self, test: unittest.TestSuite | unittest.TestCase) -> unittest.TextTestResult:
         session = get_session()
         session.keep = self.settings.keep
+        top_level = not session.registry.stack() and not session.listeners
+        if top_level and self.settings.detect and session.detector is None:
+            install_detector(session, self.settings)
         baseline = None
         if self.settings.baseline:
             baseline = load_baseline(self.settings.baseline)
@@ -270,33 +329,46 @@ class TempCaseSuite(unittest.TestSuite):
     def _session(self) -> Session:
         return get_session()
 
+    @staticmethod
+    def _detect(
+        result: unittest.TestResult, context: str | None, scope: str, *, end: bool = False
+    ) -> None:
+        if isinstance(result, TempCaseResult):
+            result.detect(context, scope, end=end)
+
     def _handleModuleFixture(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         current = test.__class__.__module__
         if current == self._get_previous_module(result):  # type: ignore[attr-defined]
             return
         session = self._session()
         ctx = session.module_context(current)
+        # The previous module's tearDownModule runs inside (its own context).
+        self._detect(result, None, "session")
         session.registry.push(ctx)
         try:
             super()._handleModuleFixture(test, result)  # type: ignore[misc]
         finally:
             session.registry.pop(ctx)
-            if getattr(result, "_moduleSetUpFailed", False):
+            failed = getattr(result, "_moduleSetUpFailed", False)
+            self._detect(result, current, "module", end=failed)
+            if failed:
                 session.end_module(current)
 
     def _handleModuleTearDown(self, result: unittest.TestResult) -> None:
         previous = self._get_previous_module(result)  # type: ignore[attr-defined]
-        if previous is None:
+        if previous is None or getattr(result, "_moduleSetUpFailed", False):
             super()._handleModuleTearDown(result)  # type: ignore[misc]
             return
         session = self._session()
         ctx = session.module_context(previous)
+        self._detect(result, None, "session")
         session.registry.push(ctx)
         try:
             super()._handleModuleTearDown(result)  # type: ignore[misc]
         finally:
             session.registry.pop(ctx)
             session.end_module(previous)
+            self._detect(result, previous, "module", end=True)
 
     def _handleClassSetUp(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         cls = test.__class__
@@ -304,13 +376,16 @@ class TempCaseSuite(unittest.TestSuite):
             return
         session = self._session()
         ctx = session.class_context(cls)
+        self._detect(result, None, "session")
         session.registry.push(ctx)
         try:
             super()._handleClassSetUp(test, result)  # type: ignore[misc]
         finally:
             session.registry.pop(ctx)
-            if getattr(cls, "_classSetupFailed", False):
+            failed = getattr(cls, "_classSetupFailed", False)
+            if failed:
                 session.end_class(cls)
+            self._detect(result, ctx.name, "class", end=failed)
 
     def _tearDownPreviousClass(self, test: Any, result: unittest.TestResult) -> None:
         previous = getattr(result, "_previousTestClass", None)
@@ -320,12 +395,15 @@ class TempCaseSuite(unittest.TestSuite):
             return
         session = self._session()
         ctx = session.class_context(previous)
+        name = ctx.name
+        self._detect(result, None, "session")
         session.registry.push(ctx)
         try:
             super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
         finally:
             session.registry.pop(ctx)
             session.end_class(previous)
+            self._detect(result, name, "class", end=True)
 
 
 class TempCaseLoader(unittest.TestLoader):

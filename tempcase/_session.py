@@ -16,6 +16,7 @@ from typing_extensions import Protocol
 
 from tempcase._keep import KeptArea
 from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir
+from tempcase._leaks import Detector
 from tempcase._paths import as_path_str
 from tempcase._registry import Context, Registry, Tracked
 from tempcase._removal import Identity, Problem, remove_path
@@ -101,6 +102,8 @@ class Session:
         self.class_contexts: dict[type, Context] = {}
         self.module_contexts: dict[str, Context] = {}
         self._kept_area: KeptArea | None = None
+        # The leak detector of the top-level run (the runner installs it).
+        self.detector: Detector | None = None
         self._run: RunDirectory | None = None
         self._run_lock = threading.Lock()
         self.ended = False

@@ -290,7 +290,8 @@ class ScopeUnderRunnerTest(unittest.TestCase):
         self.assertEqual(seen["setup_context"], module.__name__)
         self.assertEqual(seen["teardown_context"], module.__name__)
         self.assertEqual(seen["class_context"], f"{module.__name__}.{T.__qualname__}")
-        self.assertIsNone(seen["test_context"])  # a plain TestCase has no test context
+        # Under the runner, a test without the mixin has its own context too.
+        self.assertEqual(seen["test_context"], f"{module.__name__}.{T.__qualname__}.test_it")
         self.assertTrue(seen["during_test"])
         self.assertTrue(seen["exists_at_teardown"])
         self.assertFalse(seen["module_file"].exists())

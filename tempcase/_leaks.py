@@ -1,0 +1,299 @@
+"""Find what tests leave behind without tempcase: a sandbox for tempfile, and diffs.
+
+While tests run, ``tempfile.tempdir`` and ``TMPDIR``/``TEMP``/``TMP`` point to
+a sandbox inside the run directory, so anything made through ``tempfile`` (by
+the tests, the code they call, or child processes) lands there.  The top
+level of the sandbox, of the real temp dir and of each watched directory is
+compared at each scope boundary; a new entry is a leak of the scope that just
+ended.  Sandbox leaks go with the run directory; leaks in shared places are
+only reported.
+
+Per boundary, a place whose directory mtime has not moved costs one ``stat``:
+it is listed only when its mtime says it changed, or when the last listing was
+too close to the last change to trust the mtime ("racy clean").
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gc
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+from tempcase._layout import system_tempdir
+from tempcase._removal import remove_path
+from tempcase._report import Leak, describe_path
+
+__all__ = ["Detector", "Place", "RedirectReset"]
+
+_log = logging.getLogger("tempcase")
+_ENV_NAMES = ("TMPDIR", "TEMP", "TMP")
+# File systems whose directory mtimes cannot be trusted (attribute caching).
+_UNTRUSTED_FS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "fuse.sshfs", "fuse.s3fs", "vboxsf"}
+)
+_stat = os.stat
+_scandir = os.scandir
+
+
+def _mount_type(path: str) -> str | None:
+    """The file system type of the mount holding *path* (Linux), else None."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as stream:
+            lines = stream.readlines()
+    except OSError:
+        return None
+    best, best_type = "", None
+    real = os.path.realpath(path)
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        mount_point = fields[4].replace("\\040", " ")
+        fs_type = fields[fields.index("-") + 1]
+        inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, fs_type
+    return best_type
+
+
+class Place:
+    """A directory whose top level is compared around scopes.
+
+    :param path: the directory.
+    :param where: ``sandbox``, ``temp-root`` or ``watched``.
+    :param ignore: name patterns never reported.
+    """
+
+    __slots__ = (
+        "entries",
+        "ignore",
+        "listed_at",
+        "mtime_ns",
+        "path",
+        "trust_mtime",
+        "where",
+        "window",
+    )
+
+    def __init__(self, path: str, where: str, ignore: Sequence[str]) -> None:
+        self.path = path
+        self.where = where
+        self.ignore = tuple(ignore)
+        self.trust_mtime = _mount_type(path) not in _UNTRUSTED_FS
+        self.entries: dict[str, int] = {}
+        self.mtime_ns = -1
+        self.listed_at = 0.0
+        self.window = 0.05
+        self.relist()
+
+    def changed(self) -> bool:
+        """Whether the directory may have changed since it was last listed."""
+        try:
+            st = _stat(self.path)
+        except OSError:
+            return bool(self.entries)
+        if not self.trust_mtime or st.st_mtime_ns != self.mtime_ns:
+            return True
+        # A change within the same clock tick as the listing keeps the mtime.
+        return self.listed_at - st.st_mtime_ns / 1e9 < self.window
+
+    def relist(self) -> list[str]:
+        """List the directory again; return the names new since the last listing.
+
+        A name whose inode changed (replaced under the same name) counts as new.
+        """
+        before = time.time()
+        try:
+            st = _stat(self.path)
+            with _scandir(self.path) as it:
+                current = {entry.name: entry.inode() for entry in it}
+        except OSError:
+            current = {}
+            st = None
+        if st is not None:
+            self.mtime_ns = st.st_mtime_ns
+            # Coarse file systems (whole seconds) need a wider racy window.
+            self.window = 2.0 if st.st_mtime_ns % 1_000_000_000 == 0 else 0.05
+        self.listed_at = before
+        new = [
+            name
+            for name, inode in current.items()
+            if self.entries.get(name) != inode and not self._ignored(name)
+        ]
+        self.entries = current
+        return new
+
+    def _ignored(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.ignore)
+
+    def still_there(self, name: str) -> bool:
+        """Whether *name* is still present (and is still the entry first seen)."""
+        try:
+            return os.lstat(os.path.join(self.path, name)).st_ino == self.entries.get(name)
+        except OSError:
+            return False
+
+
+class RedirectReset:
+    """A scope changed ``tempfile.tempdir`` or ``TMPDIR``; it was set right again."""
+
+    __slots__ = ("context", "scope", "what")
+
+    def __init__(self, context: str | None, scope: str, what: str) -> None:
+        self.context = context
+        self.scope = scope
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"RedirectReset({self.context!r}, {self.scope!r}, {self.what!r})"
+
+
+class Detector:
+    """The sandbox and the diffs of one top-level run.
+
+    :param run_dir: the run directory, which holds the sandbox.
+    :param ignore: name patterns never reported.
+    :param watch: more directories to compare (``where: watched``).
+    :param remove_root_leaks: also remove temp-root leaks that the current
+        user owns and that were made during the scope.
+    """
+
+    def __init__(
+        self,
+        run_dir: str,
+        *,
+        ignore: Sequence[str] = (),
+        watch: Sequence[str] = (),
+        remove_root_leaks: bool = False,
+    ) -> None:
+        self.sandbox = os.path.join(run_dir, "tmp")
+        self.ignore = tuple(ignore)
+        self.watch = tuple(os.path.abspath(w) for w in watch)
+        self.remove_root_leaks = remove_root_leaks
+        self.resets: list[RedirectReset] = []
+        self.places: list[Place] = []
+        self._pending: dict[tuple[str, str | None], list[tuple[Place, str]]] = {}
+        self._saved_tempdir: str | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._scope_started = time.time()
+        self.installed = False
+
+    # -- the sandbox ---------------------------------------------------------------
+
+    def install(self) -> None:
+        """Point ``tempfile`` and the temp dir variables at the sandbox; start comparing."""
+        if self.installed:
+            return
+        os.makedirs(self.sandbox, mode=0o700, exist_ok=True)
+        os.chmod(self.sandbox, 0o700)
+        self._saved_tempdir = tempfile.tempdir
+        self._saved_env = {name: os.environ.get(name) for name in _ENV_NAMES}
+        self._redirect()
+        root = system_tempdir()
+        own_root = os.path.dirname(os.path.dirname(self.sandbox))
+        ignore = (*self.ignore, os.path.basename(own_root), "pytest-of-*")
+        self.places = [
+            Place(self.sandbox, "sandbox", self.ignore),
+            Place(root, "temp-root", ignore),
+        ]
+        if os.name == "posix" and os.path.isdir("/tmp") and os.path.realpath(root) != "/tmp":
+            # Hard-coded /tmp paths are the commonest legacy leak.
+            self.places.append(Place("/tmp", "temp-root", ignore))
+        for directory in self.watch:
+            self.places.append(Place(directory, "watched", ignore))
+        self.installed = True
+        _log.debug("detection: sandbox %s, places %s", self.sandbox, [p.path for p in self.places])
+
+    def _redirect(self) -> None:
+        tempfile.tempdir = self.sandbox
+        for name in _ENV_NAMES:
+            os.environ[name] = self.sandbox
+
+    def uninstall(self) -> None:
+        """Restore ``tempfile.tempdir`` and the environment as they were."""
+        if not self.installed:
+            return
+        self.installed = False
+        tempfile.tempdir = self._saved_tempdir
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _check_redirect(self, context: str | None, scope: str) -> None:
+        what = []
+        if tempfile.tempdir != self.sandbox:
+            what.append(f"tempfile.tempdir was {tempfile.tempdir!r}")
+        for name in _ENV_NAMES:
+            if os.environ.get(name) != self.sandbox:
+                what.append(f"{name} was {os.environ.get(name)!r}")
+        if what:
+            self.resets.append(RedirectReset(context, scope, "; ".join(what)))
+            self._redirect()
+
+    # -- boundaries ------------------------------------------------------------
+
+    def boundary(self, context: str | None, scope: str) -> list[Leak]:
+        """Attribute what appeared since the last boundary to (*context*, *scope*).
+
+        For a test, the leaks are returned at once (after a ``gc.collect()``
+        when something is suspected, so finalizers get their chance).  For a
+        class, module or the session they wait for :meth:`end_scope`: a
+        directory that ``setUpClass`` makes and ``tearDownClass`` removes is
+        nobody's leak.
+        """
+        if not self.installed:
+            return []
+        self._check_redirect(context, scope)
+        found = [
+            (place, name) for place in self.places if place.changed() for name in place.relist()
+        ]
+        if not found:
+            self._scope_started = time.time()
+            return []
+        if scope != "test":
+            self._pending.setdefault((scope, context), []).extend(found)
+            self._scope_started = time.time()
+            return []
+        return self._confirm(found, context, scope)
+
+    def end_scope(self, context: str | None, scope: str) -> list[Leak]:
+        """The leaks of a class, module or session scope that has ended."""
+        if not self.installed:
+            return []
+        found = self._pending.pop((scope, context), [])
+        return self._confirm(found, context, scope) if found else []
+
+    def _confirm(
+        self, found: list[tuple[Place, str]], context: str | None, scope: str
+    ) -> list[Leak]:
+        gc.collect()  # a finalizer may remove a TemporaryDirectory nobody closed
+        leaks = []
+        started = self._scope_started
+        self._scope_started = time.time()
+        for place, name in found:
+            if not place.still_there(name):
+                continue
+            path = os.path.join(place.path, name)
+            kind, size = describe_path(path)
+            removed = False
+            if place.where != "sandbox" and self.remove_root_leaks:
+                removed = self._remove_own(path, started)
+            leaks.append(Leak(context, scope, Path(path), kind, place.where, size, removed))
+        return leaks
+
+    def _remove_own(self, path: str, since: float) -> bool:
+        """Remove a temp-root leak if it is the user's and was made during the scope."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if getattr(os, "getuid", lambda: st.st_uid)() != st.st_uid or st.st_ctime < since - 1:
+            return False
+        return not remove_path(path) and not os.path.lexists(path)
