@@ -11,9 +11,10 @@ from typing import Any, NoReturn, Sequence
 
 from typing_extensions import override
 
+from tempcase._audit import render_audit
 from tempcase._config import KEEP_CHOICES, ConfigError, Settings, load_settings
-from tempcase._report import load_baseline
-from tempcase._runner import TempCaseLoader, TempCaseRunner
+from tempcase._report import load_baseline, render_text
+from tempcase._runner import TempCaseLoader, TempCaseRunner, install_detector
 from tempcase._session import get_session
 
 __all__ = ["main"]
@@ -21,16 +22,26 @@ __all__ = ["main"]
 PROG = "python -m tempcase"
 # Words reserved for the subcommands of later versions; today they are refused
 # clearly instead of being taken for test names.
-_PLANNED = ("audit", "scan", "clean", "migrate")
+_PLANNED = ("migrate",)
 
 _DESCRIPTION = f"""\
 Run unittest tests with per-test temporary files cleaned up and a leak report.
 
 usage: {PROG} [unittest arguments] [tempcase options]
+       {PROG} audit [unittest arguments] [tempcase options]
+       {PROG} scan PATH... [--check] [--format {{text,json}}]
+       {PROG} clean [--older-than AGE] [--dry-run] [--basetemp DIR]
 
 Takes the same arguments as `python -m unittest` (discover -s -p -t, test
 names, -v -q -f -c -b -k, ...) and prints unittest's usual output, then
 tempcase's report: the paths tests left behind and cleanup failures.
+
+commands:
+  audit   run the suite with leak detection and rank the tests by what they
+          leaked, grouped by module: the plan for a legacy suite
+  scan    find legacy temp-file code (mkdtemp, mkstemp, /tmp paths, ...)
+          without running it; `scan --help` for its options
+  clean   remove what killed runs left behind; `clean --help` for its options
 """
 
 
@@ -60,6 +71,14 @@ def _parser() -> _Parser:
         const=False,
         default=None,
         help="do not detect leaks of tests that do not use tempcase",
+    )
+    group.add_argument(
+        "--remove-root-leaks",
+        action="store_const",
+        const=True,
+        default=None,
+        help="also remove what tests left directly in the temp dir (yours, made during "
+        "the test): for CI machines where the suite runs alone",
     )
     group.add_argument(
         "--strict",
@@ -151,6 +170,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     .. versionadded:: 0.1
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "scan":
+        from tempcase._scan import main as scan_main
+
+        return scan_main(args[1:])
+    if args and args[0] == "clean":
+        from tempcase._orphans import main as clean_main
+
+        return clean_main(args[1:])
+    audit = bool(args) and args[0] == "audit"
+    if audit:
+        args = args[1:]
     parser = _parser()
     try:
         if args and args[0] in _PLANNED:
@@ -162,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in ("watch", "ignore"):
             if key in cli:
                 cli[key] = tuple(cli[key])
+        if audit:
+            cli["detect"] = True
         settings = load_settings(cli)
         _check_paths(settings)
     except (UsageError, ConfigError) as exc:
@@ -176,9 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.basetemp = settings.basetemp
         session.basetemp_source = settings.source_of("basetemp")
 
+    if settings.detect:
+        # Before the tests are loaded: files made at import go to the sandbox too.
+        install_detector(session, settings)
+    renderer = render_audit if audit else render_text
+
     class Runner(TempCaseRunner):
         def __init__(self, *a: Any, **kw: Any) -> None:
-            super().__init__(*a, settings=settings, end_session=True, **kw)
+            super().__init__(*a, settings=settings, end_session=True, renderer=renderer, **kw)
 
     try:
         unittest.main(

@@ -35,6 +35,9 @@ class Settings:
     """The runner's settings, with where each came from (for error messages).
 
     :param detect: detect leaks of tests that do not use tempcase.
+    :param remove_root_leaks: also remove what tests left directly in the
+        temp dir, when the current user owns it and it was made during the
+        test (for CI machines where the suite runs alone).
     :param strict: leaks and cleanup failures make the run fail.
     :param baseline: an earlier JSON report; with *strict*, only new leaks fail.
     :param report: where to write the JSON report.
@@ -45,6 +48,7 @@ class Settings:
     """
 
     detect: bool = True
+    remove_root_leaks: bool = False
     strict: bool = False
     baseline: str | None = None
     report: str | None = None
@@ -94,6 +98,7 @@ def _patterns(value: str) -> tuple[str, ...]:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "detect": _boolean,
+    "remove_root_leaks": _boolean,
     "strict": _boolean,
     "baseline": _path,
     "report": _path,
@@ -107,7 +112,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 def _convert(name: str, raw: object, source: str) -> Any:
     """Parse one raw value; a bad one is a :class:`ConfigError` naming it and its source."""
     try:
-        if isinstance(raw, bool) and name in ("detect", "strict"):
+        if isinstance(raw, bool) and name in ("detect", "remove_root_leaks", "strict"):
             return raw
         if isinstance(raw, list) and name in ("watch", "ignore"):
             for item in raw:

@@ -6,7 +6,7 @@ import json
 import os
 import unittest
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from typing_extensions import override
 
@@ -46,7 +46,7 @@ def install_detector(session: Session, settings: Settings) -> Detector:
         session.run_dir.path,
         ignore=settings.ignore,
         watch=settings.watch,
-        remove_root_leaks=getattr(settings, "remove_root_leaks", False),
+        remove_root_leaks=settings.remove_root_leaks,
     )
     detector.install()
     session.detector = detector
@@ -265,6 +265,8 @@ class TempCaseRunner(unittest.TextTestRunner):
 
     :param settings: the settings (default: loaded from the environment and
         the configuration file of the current directory).
+    :param renderer: turns the run's report into lines (default: the text
+        report; ``tempcase audit`` passes its ranked table).
     :param end_session: end tempcase's session after the run (remove the run
         directory); ``python -m tempcase`` does.
 
@@ -274,11 +276,17 @@ class TempCaseRunner(unittest.TextTestRunner):
     resultclass = TempCaseResult
 
     def __init__(
-        self, *args: Any, settings: Settings | None = None, end_session: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        settings: Settings | None = None,
+        end_session: bool = False,
+        renderer: Callable[[RunReport], list[str]] = render_text,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings if settings is not None else load_settings()
         self.end_session = end_session
+        self.renderer = renderer
         self._result: TempCaseResult | None = None
 
     @override
@@ -313,7 +321,7 @@ class TempCaseRunner(unittest.TextTestRunner):
 
     def _print_report(self, result: TempCaseResult) -> None:
         report = result.report()
-        for line in render_text(report):
+        for line in self.renderer(report):
             _write_safely(self.stream, line + "\n")
         self.stream.flush()
         if self.settings.report:
