@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import warnings
 from collections import Counter
@@ -221,7 +222,8 @@ def describe_path(path: str) -> tuple[str, int]:
 
 
 def _leak_key(leak: Leak) -> tuple[str | None, str, str]:
-    return leak.context, leak.where, leak.kind
+    # The context as the JSON report stores it (escaped), so a baseline matches.
+    return _text(leak.context), leak.where, leak.kind
 
 
 def load_baseline(path: str) -> Counter[tuple[str | None, str, str]]:
@@ -234,12 +236,19 @@ def load_baseline(path: str) -> Counter[tuple[str | None, str, str]]:
     with open(path, encoding="utf-8") as stream:
         try:
             data = json.load(stream)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"baseline {path} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("tempcase_report") != 1:
+    version = data.get("tempcase_report") if isinstance(data, dict) else None
+    if type(version) is not int or version != 1:  # True == 1, but is no version
         raise ValueError(f"baseline {path} is not a tempcase report (version 1)")
+    leaks = data.get("leaks")
+    if not isinstance(leaks, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("context"), (str, type(None)))
+        for item in leaks
+    ):
+        raise ValueError(f"baseline {path} has no valid list of leaks")
     counts: Counter[tuple[str | None, str, str]] = Counter()
-    for item in data.get("leaks", []):
+    for item in leaks:
         counts[(item.get("context"), str(item.get("where")), str(item.get("kind")))] += 1
     return counts
 
@@ -257,12 +266,14 @@ def new_leaks(leaks: Sequence[Leak], baseline: Counter[tuple[str | None, str, st
     return fresh
 
 
+def _text(value: str | os.PathLike[str] | bytes | None) -> str | None:
+    """*value* as JSON can carry it in UTF-8: undecodable bytes escaped."""
+    return None if value is None else escape(os.fsdecode(value))
+
+
 def to_json(report: RunReport) -> dict[str, Any]:
-    """The JSON report, version 1."""
-
-    def text(path: Path) -> str:
-        return os.fsdecode(path) if isinstance(path, bytes) else escape(str(path))
-
+    """The JSON report, version 1; names that are not UTF-8 are escaped."""
+    text = _text
     data: dict[str, Any] = {
         "tempcase_report": 1,
         "tests_run": report.tests_run,
@@ -272,12 +283,12 @@ def to_json(report: RunReport) -> dict[str, Any]:
             "failed": report.tracked_failed,
         },
         "cleanup_failures": [
-            {"context": e.context, "path": text(e.path), "error": e.error}
+            {"context": text(e.context), "path": text(e.path), "error": text(e.error)}
             for e in report.cleanup_failures
         ],
         "leaks": [
             {
-                "context": leak.context,
+                "context": text(leak.context),
                 "scope": leak.scope,
                 "path": text(leak.path),
                 "kind": leak.kind,
@@ -287,10 +298,10 @@ def to_json(report: RunReport) -> dict[str, Any]:
             }
             for leak in report.leaks
         ],
-        "kept": [{"context": k.context, "path": text(k.path)} for k in report.kept],
+        "kept": [{"context": text(k.context), "path": text(k.path)} for k in report.kept],
     }
     if report.new_leaks is not None:
-        data["baseline"] = {"path": report.baseline, "new_leaks": len(report.new_leaks)}
+        data["baseline"] = {"path": text(report.baseline), "new_leaks": len(report.new_leaks)}
     return data
 
 
@@ -301,12 +312,13 @@ def _count(n: int, word: str, plural: str = "") -> str:
 def _size(n: int) -> str:
     if n < 1024:
         return f"{n} B"
+    value = float(n)
     for unit in ("KiB", "MiB", "GiB"):
-        n_float = n / 1024
-        if n_float < 1024 or unit == "GiB":
-            return f"{n_float:.1f} {unit}"
-        n = int(n_float)
-    return f"{n} B"  # pragma: no cover
+        value /= 1024
+        # Compare what is shown: 1048575 bytes are "1.0 MiB", not "1024.0 KiB".
+        if round(value, 1) < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def _name(context: str | None) -> str:
@@ -331,7 +343,22 @@ def _kinds(leaks: Iterable[Leak]) -> str:
 def _row(left: str, right: str, width: int = 80) -> list[str]:
     if len(left) + len(right) + 4 <= width:
         return [f"  {left.ljust(width - len(right) - 4)}  {right}"]
-    return [f"  {left}", f"      {right}"]
+    # The details go below, their parts (kinds, size, places) packed into lines.
+    lines = [f"  {left}"]
+    line = ""
+    for part in re.split(r"\s{2,}", right.strip()):
+        if line and len(line) + 2 + len(part) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line}  {part}" if line else f"      {part}"
+    return [*lines, line]
+
+
+def _fit(head: str, tail: str, indent: str = "  ", width: int = 80) -> list[str]:
+    """``head tail`` on one line if it fits, else *tail* on the next, indented."""
+    if len(head) + 1 + len(tail) <= width:
+        return [f"{head} {tail}"]
+    return [head, f"{indent}{tail}"]
 
 
 def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
@@ -347,9 +374,9 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
         removed = sum(1 for leak in report.leaks if leak.removed)
         kept_only = len(report.leaks) - removed
         scopes = len(by_context)
-        lines.append(
-            f"tempcase: {_count(scopes, 'test')} left {_count(len(report.leaks), 'path')} "
-            f"behind ({removed:,} removed, {kept_only:,} reported only):"
+        lines += _fit(
+            f"tempcase: {_count(scopes, 'test')} left {_count(len(report.leaks), 'path')} behind",
+            f"({removed:,} removed, {kept_only:,} reported only):",
         )
         ranked = sorted(
             by_context.items(),
@@ -367,7 +394,7 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
         )
         for failure in report.cleanup_failures[:limit]:
             lines.append(f"  {_name(failure.context)}")
-            lines.append(f"      {escape(str(failure.path))}: {escape(failure.error)}")
+            lines += _fit(f"      {escape(str(failure.path))}:", escape(failure.error), "        ")
         if len(report.cleanup_failures) > limit:
             lines.append(f"  ... and {len(report.cleanup_failures) - limit:,} more")
     if report.kept:
@@ -377,12 +404,12 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
             lines.append(f"      {escape(str(kept.path))}")
     if report.new_leaks is not None:
         if report.new_leaks:
-            lines.append(
-                f"tempcase: {_count(len(report.new_leaks), 'leak')} not in the baseline "
-                f"{escape(str(report.baseline))}"
+            lines += _fit(
+                f"tempcase: {_count(len(report.new_leaks), 'leak')} not in the baseline",
+                escape(str(report.baseline)),
             )
         else:
-            lines.append(f"tempcase: no leaks beyond the baseline {escape(str(report.baseline))}")
+            lines += _fit("tempcase: no leaks beyond the baseline", escape(str(report.baseline)))
     if report.new_leaks is not None:
         failing = bool(report.new_leaks)
     else:
