@@ -216,12 +216,18 @@ def load_settings(
     source, table = _config_file(directory if directory is not None else os.getcwd())
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    spelled: dict[str, str] = {}
     for key, raw in table.items():
         name = key.replace("-", "_")
         if name not in _PARSERS:
             raise ConfigError(
                 f"tempcase: unknown setting {key!r} in {source}; known: {', '.join(_PARSERS)}"
             )
+        if name in spelled:
+            raise ConfigError(
+                f"tempcase: {name} is set twice in {source}, as {spelled[name]!r} and {key!r}"
+            )
+        spelled[name] = key
         values[name] = _convert(name, raw, str(source))
         sources[name] = str(source)
     for name in _PARSERS:

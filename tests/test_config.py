@@ -70,6 +70,7 @@ class DefaultsTest(_ConfigTestCase):
         self.assertEqual(settings, Settings())
         self.assertTrue(settings.detect)
         self.assertFalse(settings.strict)
+        self.assertFalse(settings.remove_root_leaks)
         self.assertIsNone(settings.baseline)
         self.assertIsNone(settings.report)
         self.assertEqual(settings.keep, "never")
@@ -113,6 +114,11 @@ class EnvironmentTest(_ConfigTestCase):
         self.assertTrue(settings.strict)
         self.assertIn("TEMPCASE_STRICT", settings.source_of("strict"))
 
+    def test_remove_root_leaks_variable(self) -> None:
+        settings = self.load(environ={"TEMPCASE_REMOVE_ROOT_LEAKS": "on"})
+        self.assertTrue(settings.remove_root_leaks)
+        self.assertIn("TEMPCASE_REMOVE_ROOT_LEAKS", settings.source_of("remove_root_leaks"))
+
     def test_baseline_and_report_variables(self) -> None:
         settings = self.load(
             environ={"TEMPCASE_BASELINE": "old.json", "TEMPCASE_REPORT": "out/new.json"}
@@ -153,7 +159,7 @@ class EnvironmentTest(_ConfigTestCase):
 
     def test_booleans_in_any_case(self) -> None:
         for text, expected in _BOOLEANS.items():
-            for name in ("detect", "strict"):
+            for name in ("detect", "strict", "remove_root_leaks"):
                 with self.subTest(text=text, name=name):
                     variable = f"TEMPCASE_{name.upper()}"
                     settings = self.load(environ={variable: text})
@@ -198,6 +204,21 @@ class ConfigFileTest(_ConfigTestCase):
         settings = self.load()
         self.assertEqual(settings.watch, (".",))
         self.assertEqual(settings.ignore, ("a-*", "b-*"))
+
+    @needs_toml
+    def test_pyproject_keys_with_dashes_or_underscores(self) -> None:
+        for key in ("remove-root-leaks", "remove_root_leaks"):
+            with self.subTest(key=key):
+                self.write("pyproject.toml", f"[tool.tempcase]\n{key} = true\n")
+                settings = self.load()
+                self.assertTrue(settings.remove_root_leaks)
+                self.assertIn("pyproject.toml", settings.source_of("remove_root_leaks"))
+
+    def test_ini_keys_with_dashes_or_underscores(self) -> None:
+        for key in ("remove-root-leaks", "remove_root_leaks", "Remove-Root-Leaks"):
+            with self.subTest(key=key):
+                self.write("setup.cfg", f"[tempcase]\n{key} = yes\n")
+                self.assertTrue(self.load().remove_root_leaks)
 
     @needs_toml
     def test_pyproject_key_spelling_is_kept_in_unknown_key_errors(self) -> None:
@@ -489,6 +510,20 @@ class BadValueTest(_ConfigTestCase):
     def test_unknown_key_in_pyproject(self) -> None:
         path = self.write("pyproject.toml", '[tool.tempcase]\ncolour = "red"\n')
         self.assert_config_error("'colour'", str(path), "keep")
+
+    @needs_toml
+    def test_same_setting_under_both_spellings(self) -> None:
+        path = self.write(
+            "pyproject.toml",
+            "[tool.tempcase]\nremove-root-leaks = true\nremove_root_leaks = false\n",
+        )
+        self.assert_config_error("remove-root-leaks", "remove_root_leaks", str(path))
+
+    def test_same_setting_under_both_spellings_in_tox_ini(self) -> None:
+        path = self.write(
+            "tox.ini", "[tempcase]\nremove-root-leaks = yes\nremove_root_leaks = no\n"
+        )
+        self.assert_config_error("remove-root-leaks", "remove_root_leaks", str(path))
 
     def test_unknown_key_in_setup_cfg(self) -> None:
         path = self.write("setup.cfg", "[tempcase]\nstrickt = yes\n")
