@@ -409,6 +409,21 @@ class EncodingTest(_ReportTestCase):
         self.assertIn(b"a.T.test_caf\\xe9", output)
         self.assertIn(b"/r/caf\\xe9.json", output)
 
+    # BUG: tempcase._report.escape only turns undecodable bytes into escapes;
+    # control characters pass through, so a file named "a\nb" splits a report
+    # line in two and one named with "\x1b[...]" sends escape sequences to the
+    # terminal.  escape() is not a rendering function this file's owner may edit.
+    @unittest.expectedFailure
+    def test_control_characters_in_names_are_escaped(self) -> None:
+        path = Path("/r/a\nb\x1b[2J\r")
+        report = _report(
+            failures=[CleanupError("a.T.test_x", path, "busy")],
+            kept=[Kept("a.T.test_y", path)],
+        )
+        lines = render_text(report)
+        for line in lines:
+            self.assertTrue(line.isprintable(), repr(line))
+
     def test_non_ascii_names_reach_an_ascii_stream_escaped(self) -> None:
         path = Path("/r/\u00e9t\u00e9")
         lines = render_text(_report(kept=[Kept("a.T.test_\u00e9", path)]))
