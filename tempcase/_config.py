@@ -239,4 +239,6 @@ def load_settings(
         if value is not None:
             values[name] = value
             sources[name] = f"the command line option --{name.replace('_', '-')}"
+    if "ignore" in values:  # the user's patterns add to the defaults
+        values["ignore"] = tuple(dict.fromkeys((*DEFAULT_IGNORE, *values["ignore"])))
     return replace(Settings(), sources=sources, **values)

@@ -227,6 +227,11 @@ class Detector:
                 os.environ[name] = value
 
     def _check_redirect(self, context: str | None, scope: str) -> None:
+        environ = os.environ
+        if tempfile.tempdir is self.sandbox and all(
+            environ.get(name) == self.sandbox for name in _ENV_NAMES
+        ):
+            return
         what = []
         if tempfile.tempdir != self.sandbox:
             what.append(f"tempfile.tempdir was {tempfile.tempdir!r}")
@@ -273,7 +278,8 @@ class Detector:
     def _confirm(
         self, found: list[tuple[Place, str]], context: str | None, scope: str
     ) -> list[Leak]:
-        gc.collect()  # a finalizer may remove a TemporaryDirectory nobody closed
+        if any(place.where == "sandbox" for place, _ in found):
+            gc.collect()  # a finalizer may remove a TemporaryDirectory nobody closed
         leaks = []
         started = self._scope_started
         self._scope_started = time.time()

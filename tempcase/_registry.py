@@ -88,11 +88,13 @@ class Registry:
         return list(self._stack)
 
     def new(self, name: str | None, scope: str) -> Context:
-        """Make a context and keep it until it is dropped."""
-        ctx = Context(name, scope)
-        with self.lock:
-            self._live[id(ctx)] = ctx
-        return ctx
+        """Make a context.  It is kept (see :meth:`live`) once it tracks something:
+        most tests track nothing, and pay nothing for it."""
+        return Context(name, scope)
+
+    def adopt(self, ctx: Context) -> None:
+        """Keep *ctx* until it is dropped: it tracks something now.  Call with the lock held."""
+        self._live[id(ctx)] = ctx
 
     def push(self, ctx: Context) -> None:
         """Make *ctx* the current context."""
@@ -134,6 +136,7 @@ class Registry:
                 return False
             self._owners[tracked.path] = ctx
             ctx.external[tracked.path] = tracked
+            self._live[id(ctx)] = ctx
             return True
 
     def untrack(self, ctx: Context, path: str) -> None:

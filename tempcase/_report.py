@@ -119,9 +119,17 @@ class Stats:
     leaked: int
 
 
+_CONTROL = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]}
+
+
 def escape(text: str) -> str:
-    """Make *text* printable on any stream: undecodable bytes become escapes."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """Make *text* safe to print on any stream, on one line.
+
+    Undecodable bytes (``os.fsdecode`` surrogates) and control characters
+    (a newline or a terminal escape in a file name) become ``\\xNN``.
+    """
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text.translate(_CONTROL)
 
 
 def warn_cleanup_errors(errors: Sequence[CleanupError], *, stacklevel: int = 2) -> None:

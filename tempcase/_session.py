@@ -57,6 +57,8 @@ _CTIME_SLACK = 2.0
 ROLE_DIR = "dir"
 ROLE_SCRATCH = "scratch"
 _ROLE_SUFFIX = {ROLE_DIR: "", ROLE_SCRATCH: ".tmp"}
+# What cleaning a context that tracks nothing returns (never mutated).
+_NOTHING = CleanupResult()
 
 
 class Listener(Protocol):
@@ -146,6 +148,7 @@ class Session:
             if path is None:
                 path = self._make_context_dir(ctx, role)
                 ctx.dirs[role] = path
+                self.registry.adopt(ctx)
         return path
 
     def _make_context_dir(self, ctx: Context, role: str) -> str:
@@ -223,6 +226,9 @@ class Session:
         it: a forked child leaves its parent's files alone.  The listener, if
         any, hears of the outcome; without one, problems become a warning.
         """
+        if not ctx.dirs and not ctx.external and not ctx.created:
+            ctx.generation += 1  # nothing to remove: the common case, kept cheap
+            return _NOTHING
         if os.getpid() != ctx.owner_pid:
             return CleanupResult()
         tracked = ctx.tracked

@@ -79,6 +79,10 @@ class DefaultsTest(_ConfigTestCase):
         for name in ("detect", "strict", "keep", "basetemp", "watch", "ignore"):
             self.assertEqual(settings.source_of(name), "the default")
 
+    def test_ignore_patterns_add_to_the_defaults(self) -> None:
+        settings = self.load({"ignore": ("keep-*",)})
+        self.assertEqual(settings.ignore, (*DEFAULT_IGNORE, "keep-*"))
+
     def test_default_ignore_covers_multiprocessing_and_coverage(self) -> None:
         settings = self.load()
         self.assertEqual(settings.ignore, DEFAULT_IGNORE)
@@ -150,12 +154,12 @@ class EnvironmentTest(_ConfigTestCase):
 
     def test_ignore_variable_splits_on_commas(self) -> None:
         settings = self.load(environ={"TEMPCASE_IGNORE": "*.lock, cache-*,,"})
-        self.assertEqual(settings.ignore, ("*.lock", "cache-*"))
+        self.assertEqual(settings.ignore, (*DEFAULT_IGNORE, "*.lock", "cache-*"))
         self.assertIn("TEMPCASE_IGNORE", settings.source_of("ignore"))
 
     def test_ignore_variable_splits_on_newlines(self) -> None:
         settings = self.load(environ={"TEMPCASE_IGNORE": "*.lock\ncache-*\n"})
-        self.assertEqual(settings.ignore, ("*.lock", "cache-*"))
+        self.assertEqual(settings.ignore, (*DEFAULT_IGNORE, "*.lock", "cache-*"))
 
     def test_booleans_in_any_case(self) -> None:
         for text, expected in _BOOLEANS.items():
@@ -193,7 +197,7 @@ class ConfigFileTest(_ConfigTestCase):
         self.assertEqual(settings.baseline, "old.json")
         self.assertEqual(settings.basetemp, "/b")
         self.assertEqual(settings.watch, (".", "build"))
-        self.assertEqual(settings.ignore, ("*.lock", "cache-*"))
+        self.assertEqual(settings.ignore, (*DEFAULT_IGNORE, "*.lock", "cache-*"))
         for name in ("detect", "strict", "keep", "watch", "ignore"):
             self.assertIn(str(path), settings.source_of(name))
             self.assertIn("[tool.tempcase]", settings.source_of(name))
@@ -203,7 +207,7 @@ class ConfigFileTest(_ConfigTestCase):
         self.write("pyproject.toml", '[tool.tempcase]\nwatch = "."\nignore = "a-*, b-*"\n')
         settings = self.load()
         self.assertEqual(settings.watch, (".",))
-        self.assertEqual(settings.ignore, ("a-*", "b-*"))
+        self.assertEqual(settings.ignore, (*DEFAULT_IGNORE, "a-*", "b-*"))
 
     @needs_toml
     def test_pyproject_keys_with_dashes_or_underscores(self) -> None:
@@ -241,7 +245,7 @@ class ConfigFileTest(_ConfigTestCase):
         self.assertTrue(settings.strict)
         self.assertEqual(settings.keep, "always")
         self.assertEqual(settings.watch, (".", "build"))
-        self.assertEqual(settings.ignore, ("*.lock", "cache-*"))
+        self.assertEqual(settings.ignore, (*DEFAULT_IGNORE, "*.lock", "cache-*"))
         self.assertIn(str(path), settings.source_of("keep"))
         self.assertIn("[tempcase]", settings.source_of("keep"))
 
