@@ -38,6 +38,11 @@ _UNTRUSTED_FS = frozenset(
 )
 _stat = os.stat
 _scandir = os.scandir
+# How long after a change a directory's mtime cannot be trusted to move again:
+# Linux stamps files from a clock that ticks every 1-10 ms (the jiffy); file
+# systems with whole-second times (FAT, HFS+) need two seconds.
+_FINE_WINDOW = 0.01
+_COARSE_WINDOW = 2.0
 
 
 def _mount_type(path: str) -> str | None:
@@ -69,16 +74,7 @@ class Place:
     :param ignore: name patterns never reported.
     """
 
-    __slots__ = (
-        "entries",
-        "ignore",
-        "listed_at",
-        "mtime_ns",
-        "path",
-        "trust_mtime",
-        "where",
-        "window",
-    )
+    __slots__ = ("entries", "ignore", "mtime_ns", "path", "racy", "trust_mtime", "where")
 
     def __init__(self, path: str, where: str, ignore: Sequence[str]) -> None:
         self.path = path
@@ -87,46 +83,51 @@ class Place:
         self.trust_mtime = _mount_type(path) not in _UNTRUSTED_FS
         self.entries: dict[str, int] = {}
         self.mtime_ns = -1
-        self.listed_at = 0.0
-        self.window = 0.05
+        self.racy = True
         self.relist()
 
-    def changed(self) -> bool:
-        """Whether the directory may have changed since it was last listed."""
+    def changed(self) -> os.stat_result | None:
+        """The directory's stat if it may have changed since it was last listed, else None.
+
+        One ``stat`` when nothing changed.  The mtime cannot be trusted when the
+        last listing came within a clock tick of the last change (a change in
+        the same tick keeps the mtime): then the directory is listed again.
+        """
         try:
             st = _stat(self.path)
         except OSError:
-            return bool(self.entries)
-        if not self.trust_mtime or st.st_mtime_ns != self.mtime_ns:
-            return True
-        # A change within the same clock tick as the listing keeps the mtime.
-        return self.listed_at - st.st_mtime_ns / 1e9 < self.window
+            return _MISSING if self.entries else None
+        if st.st_mtime_ns != self.mtime_ns or self.racy or not self.trust_mtime:
+            return st
+        return None
 
-    def relist(self) -> list[str]:
+    def relist(self, st: os.stat_result | None = None) -> list[str]:
         """List the directory again; return the names new since the last listing.
 
         A name whose inode changed (replaced under the same name) counts as new.
         """
-        before = time.time()
+        listed_at = time.time()
         try:
-            st = _stat(self.path)
+            if st is None or st is _MISSING:
+                st = _stat(self.path)
             with _scandir(self.path) as it:
                 current = {entry.name: entry.inode() for entry in it}
         except OSError:
             current = {}
-            st = None
-        if st is not None:
-            self.mtime_ns = st.st_mtime_ns
-            # Coarse file systems (whole seconds) need a wider racy window.
-            self.window = 2.0 if st.st_mtime_ns % 1_000_000_000 == 0 else 0.05
-        self.listed_at = before
-        new = [
+        else:
+            mtime_ns = self.mtime_ns = st.st_mtime_ns
+            # Whole-second file systems (FAT, HFS+) need a wider window.
+            window = _COARSE_WINDOW if mtime_ns % 1_000_000_000 == 0 else _FINE_WINDOW
+            self.racy = listed_at - mtime_ns / 1e9 < window
+        previous = self.entries
+        self.entries = current
+        if not current:
+            return []
+        return [
             name
             for name, inode in current.items()
-            if self.entries.get(name) != inode and not self._ignored(name)
+            if previous.get(name) != inode and not self._ignored(name)
         ]
-        self.entries = current
-        return new
 
     def _ignored(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.ignore)
@@ -137,6 +138,10 @@ class Place:
             return os.lstat(os.path.join(self.path, name)).st_ino == self.entries.get(name)
         except OSError:
             return False
+
+
+# changed() of a directory that has disappeared: list it (as empty) again.
+_MISSING = os.stat_result((0,) * 10)
 
 
 class RedirectReset:
@@ -191,6 +196,10 @@ class Detector:
             return
         os.makedirs(self.sandbox, mode=0o700, exist_ok=True)
         os.chmod(self.sandbox, 0o700)
+        # Date the new sandbox back, so that its mtime is trusted at once
+        # (no racy listings while the first tests run); any change moves it.
+        an_hour_ago = time.time_ns() - 3600 * 10**9
+        os.utime(self.sandbox, ns=(an_hour_ago, an_hour_ago))
         self._saved_tempdir = tempfile.tempdir
         self._saved_env = {name: os.environ.get(name) for name in _ENV_NAMES}
         self._redirect()
@@ -227,11 +236,6 @@ class Detector:
                 os.environ[name] = value
 
     def _check_redirect(self, context: str | None, scope: str) -> None:
-        environ = os.environ
-        if tempfile.tempdir is self.sandbox and all(
-            environ.get(name) == self.sandbox for name in _ENV_NAMES
-        ):
-            return
         what = []
         if tempfile.tempdir != self.sandbox:
             what.append(f"tempfile.tempdir was {tempfile.tempdir!r}")
@@ -248,17 +252,32 @@ class Detector:
         """Attribute what appeared since the last boundary to (*context*, *scope*).
 
         For a test, the leaks are returned at once (after a ``gc.collect()``
-        when something is suspected, so finalizers get their chance).  For a
-        class, module or the session they wait for :meth:`end_scope`: a
-        directory that ``setUpClass`` makes and ``tearDownClass`` removes is
-        nobody's leak.
+        when something is suspected in the sandbox, so finalizers get their
+        chance).  For a class, module or the session they wait for
+        :meth:`end_scope`: a directory that ``setUpClass`` makes and
+        ``tearDownClass`` removes is nobody's leak.  When nothing changed, this
+        costs one ``stat`` per place: it runs after every test.
         """
         if not self.installed:
             return []
-        self._check_redirect(context, scope)
-        found = [
-            (place, name) for place in self.places if place.changed() for name in place.relist()
-        ]
+        if tempfile.tempdir is not self.sandbox or scope != "test":
+            # The environment is checked at fixture boundaries; tempfile's
+            # cached directory, which most code uses, after every test too.
+            self._check_redirect(context, scope)
+        found: list[tuple[Place, str]] = []
+        for place in self.places:
+            # Place.changed(), inlined: this loop runs after every test.
+            st: os.stat_result | None
+            try:
+                current = _stat(place.path)
+            except OSError:
+                st = _MISSING if place.entries else None
+            else:
+                unchanged = current.st_mtime_ns == place.mtime_ns
+                st = None if unchanged and not place.racy and place.trust_mtime else current
+            if st is not None:
+                for name in place.relist(st):
+                    found.append((place, name))
         if not found:
             self._scope_started = time.time()
             return []

@@ -98,11 +98,14 @@ class Registry:
 
     def push(self, ctx: Context) -> None:
         """Make *ctx* the current context."""
-        with self.lock:
-            self._stack.append(ctx)
+        self._stack.append(ctx)  # atomic: no lock needed
 
     def pop(self, ctx: Context) -> None:
         """End *ctx*'s activation, and any left open above it; others are untouched."""
+        stack = self._stack
+        if stack and stack[-1] is ctx:
+            stack.pop()  # the usual case, atomic
+            return
         with self.lock:
             for index in range(len(self._stack) - 1, -1, -1):
                 if self._stack[index] is ctx:

@@ -82,6 +82,7 @@ class TempCaseResult(unittest.TextTestResult):
         self._finished = False
         self._top_level = False
         self._own_contexts: dict[str, Context] = {}
+        self.detector: Detector | None = None
         # Set by the runner: end tempcase's session at the end of the run.
         self.end_session = False
         self.redirect_resets: list[RedirectReset] = []
@@ -106,18 +107,14 @@ class TempCaseResult(unittest.TextTestResult):
         super().startTestRun()
         session = self._session = get_session()
         self._top_level = not session.registry.stack() and not session.listeners
+        # The leak detector, in a top-level run with detection on.
+        self.detector = session.detector if self._top_level else None
         session.listeners.append(self)
 
     @override
     def stopTestRun(self) -> None:
         self.finish_run()
         super().stopTestRun()
-
-    @property
-    def detector(self) -> Detector | None:
-        """The leak detector, in a top-level run with detection on."""
-        session = self._session
-        return session.detector if session is not None and self._top_level else None
 
     def detect(self, context: str | None, scope: str, *, end: bool = False) -> None:
         """A scope boundary: take what appeared since the last one as *scope*'s."""
@@ -151,7 +148,7 @@ class TempCaseResult(unittest.TextTestResult):
                 if detector is not None:
                     detector.uninstall()
                     remove_path(detector.sandbox)
-                    session.detector = None
+                    session.detector = self.detector = None
                 # Leaks in tempcase's own area go with the run: say so.
                 self.leaks = [
                     replace(leak, removed=True)
