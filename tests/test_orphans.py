@@ -285,11 +285,14 @@ class NeverRemovedTest(_OrphanTestBase):
         (broken / MARKER).write_text("{not json", encoding="utf-8")
         foreign = self.root / "tmpabc"
         foreign.mkdir()
+        not_dir = self.root / "run-afile000"
+        not_dir.write_text("a file named like a run", encoding="utf-8")
 
         out = self.clean_all_ages()
 
-        for path in (unmarked / "f.txt", broken / MARKER, foreign):
+        for path in (unmarked / "f.txt", broken / MARKER, foreign, not_dir):
             self.assertTrue(path.exists(), path)
+        self.assertIn(f"kept          {not_dir}: not a directory", out)
         self.assertIn(f"kept          {unmarked}: no tempcase marker", out)
         self.assertIn(f"kept          {broken}: no tempcase marker", out)
 
