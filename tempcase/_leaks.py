@@ -74,13 +74,27 @@ class Place:
     :param path: the directory.
     :param where: ``sandbox``, ``temp-root`` or ``watched``.
     :param ignore: name patterns never reported.
+    :param own: the directory is tempcase's own (the sandbox): each listing
+        dates its mtime back, so that the next change moves it for sure and
+        the listing is never racy.
     """
 
-    __slots__ = ("entries", "fd", "ignore", "mtime_ns", "path", "racy", "trust_mtime", "where")
+    __slots__ = (
+        "entries",
+        "fd",
+        "ignore",
+        "mtime_ns",
+        "own",
+        "path",
+        "racy",
+        "trust_mtime",
+        "where",
+    )
 
-    def __init__(self, path: str, where: str, ignore: Sequence[str]) -> None:
+    def __init__(self, path: str, where: str, ignore: Sequence[str], *, own: bool = False) -> None:
         self.path = path
         self.where = where
+        self.own = own
         self.ignore = tuple(ignore)
         self.trust_mtime = _mount_type(path) not in _UNTRUSTED_FS
         self.entries: dict[str, int] = {}
@@ -132,6 +146,8 @@ class Place:
         """
         listed_at = time.time()
         try:
+            if self.own and self.trust_mtime:
+                return self._relist_own()
             if st is None or st is _MISSING:
                 st = self.stat()
             with _scandir(self.path) as it:
@@ -143,6 +159,27 @@ class Place:
             # Whole-second file systems (FAT, HFS+) need a wider window.
             window = _COARSE_WINDOW if mtime_ns % 1_000_000_000 == 0 else _FINE_WINDOW
             self.racy = listed_at - mtime_ns / 1e9 < window
+        return self._new_names(current)
+
+    def _relist_own(self) -> list[str]:
+        """List tempcase's own directory, dating its mtime back first.
+
+        After ``utime``, any change sets the mtime to now: if the ``stat``
+        after the listing still shows the old date, nothing changed while
+        listing, and the next change will show; otherwise list again next time.
+        Without this, every boundary within a clock tick of a change (many fast
+        tests after one that leaked) would list the sandbox again.
+        """
+        back = (time.time_ns() // 10**9 - 3600) * 10**9
+        os.utime(self.path, ns=(back, back))
+        with _scandir(self.path) as it:
+            current = {entry.name: entry.inode() for entry in it}
+        st = self.stat()
+        self.mtime_ns = st.st_mtime_ns
+        self.racy = st.st_mtime_ns != back
+        return self._new_names(current)
+
+    def _new_names(self, current: dict[str, int]) -> list[str]:
         previous = self.entries
         self.entries = current
         if not current:
@@ -156,10 +193,13 @@ class Place:
     def _ignored(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.ignore)
 
-    def still_there(self, name: str) -> bool:
-        """Whether *name* is still present (and is still the entry first seen)."""
+    def still_there(self, name: str, inode: int | None = None) -> bool:
+        """Whether *name* is still present and still the entry seen when it was
+        found (*inode*; by default, the one of the last listing)."""
+        if inode is None:
+            inode = self.entries.get(name)
         try:
-            return os.lstat(os.path.join(self.path, name)).st_ino == self.entries.get(name)
+            return os.lstat(os.path.join(self.path, name)).st_ino == inode
         except OSError:
             return False
 
@@ -206,7 +246,8 @@ class Detector:
         self.remove_root_leaks = remove_root_leaks
         self.resets: list[RedirectReset] = []
         self.places: list[Place] = []
-        self._pending: dict[tuple[str, str | None], list[tuple[Place, str]]] = {}
+        # What a class, module or the session made: (place, name, inode) until it ends.
+        self._pending: dict[tuple[str, str | None], list[tuple[Place, str, int]]] = {}
         self._saved_tempdir: str | None = None
         self._saved_env: dict[str, str | None] = {}
         self._scope_started = time.time()
@@ -231,7 +272,7 @@ class Detector:
         own_root = os.path.dirname(os.path.dirname(self.sandbox))
         ignore = (*self.ignore, os.path.basename(own_root), "pytest-of-*")
         self.places = [
-            Place(self.sandbox, "sandbox", self.ignore),
+            Place(self.sandbox, "sandbox", self.ignore, own=True),
             Place(root, "temp-root", ignore),
         ]
         if os.name == "posix" and os.path.isdir("/tmp") and os.path.realpath(root) != "/tmp":
@@ -290,7 +331,7 @@ class Detector:
             # The environment is checked at fixture boundaries; tempfile's
             # cached directory, which most code uses, after every test too.
             self._check_redirect(context, scope)
-        found: list[tuple[Place, str]] = []
+        found: list[tuple[Place, str, int]] = []
         for place in self.places:
             # Place.changed(), inlined: this loop runs after every test.
             st: os.stat_result | None
@@ -303,7 +344,7 @@ class Detector:
                 st = None if unchanged and not place.racy and place.trust_mtime else current
             if st is not None:
                 for name in place.relist(st):
-                    found.append((place, name))
+                    found.append((place, name, place.entries[name]))
         if not found:
             self._scope_started = time.time()
             return []
@@ -321,15 +362,16 @@ class Detector:
         return self._confirm(found, context, scope) if found else []
 
     def _confirm(
-        self, found: list[tuple[Place, str]], context: str | None, scope: str
+        self, found: list[tuple[Place, str, int]], context: str | None, scope: str
     ) -> list[Leak]:
-        if any(place.where == "sandbox" for place, _ in found):
+        if any(place.where == "sandbox" for place, _, _ in found):
             gc.collect()  # a finalizer may remove a TemporaryDirectory nobody closed
         leaks = []
         started = self._scope_started
         self._scope_started = time.time()
-        for place, name in found:
-            if not place.still_there(name):
+        for place, name, inode in found:
+            # Gone, or replaced since (then it is the leak of whoever replaced it).
+            if not place.still_there(name, inode):
                 continue
             path = os.path.join(place.path, name)
             kind, size = describe_path(path)
