@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import unittest
@@ -217,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def __init__(self, *a: Any, **kw: Any) -> None:
             super().__init__(*a, settings=settings, end_session=True, renderer=renderer, **kw)
 
+    previous = _stop_on_sigterm()
     try:
         unittest.main(
             module=None,
@@ -227,4 +229,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except SystemExit as exc:
         return _exit_code(exc.code)
+    except Terminated:
+        # The tests' cleanups and the end of the run have happened and the
+        # report is printed: now end as the signal asked, so the parent sees it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise  # pragma: no cover - only where SIGTERM does not end the process
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0  # pragma: no cover - unittest.main always exits
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an orderly stop of the run.
+
+    A ``KeyboardInterrupt`` subclass, because unittest swallows ``SystemExit``
+    raised in a test but lets an interrupt through its cleanups and out.
+    """
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop the run in order; chain a handler the user installed.
+
+    :returns: the previous handler, to restore, or None where SIGTERM cannot
+        be handled (not the main thread, no such signal).
+    """
+    if not hasattr(signal, "SIGTERM"):
+        return None
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def handler(signum: int, frame: Any) -> None:
+            if callable(previous):
+                previous(signum, frame)
+            raise Terminated(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+    return previous

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import unittest
 from dataclasses import replace
@@ -11,7 +12,9 @@ from typing import Any, Callable
 from typing_extensions import override
 
 from tempcase._config import Settings, load_settings
+from tempcase._layout import user_root_name
 from tempcase._leaks import Detector, RedirectReset
+from tempcase._orphans import sweep_dead_runs
 from tempcase._registry import Context
 from tempcase._removal import remove_path
 from tempcase._report import (
@@ -28,6 +31,8 @@ from tempcase._report import (
 from tempcase._session import Session, get_session
 
 __all__ = ["TempCaseLoader", "TempCaseResult", "TempCaseRunner", "TempCaseSuite"]
+
+_log = logging.getLogger("tempcase")
 
 
 def _write_safely(stream: Any, text: str) -> None:
@@ -51,6 +56,25 @@ def install_detector(session: Session, settings: Settings) -> Detector:
     detector.install()
     session.detector = detector
     return detector
+
+
+_swept: set[str] = set()
+
+
+def _sweep_once(session: Session) -> None:
+    """Remove the dead runs of this host under the per-user root, once per process.
+
+    Rule (a) of ``tempcase clean``: cheap when there is nothing (one listing),
+    bounded in time when there is a lot; killed runs do not pile up even if
+    nobody runs ``tempcase clean``.
+    """
+    root = os.path.join(os.path.abspath(session.basetemp), user_root_name())
+    if root in _swept:
+        return
+    _swept.add(root)
+    result = sweep_dead_runs(root)
+    if result.removed:
+        _log.debug("removed %d dead run(s) under %s", len(result.removed), root)
 
 
 class TempCaseResult(unittest.TextTestResult):
@@ -300,6 +324,8 @@ class TempCaseRunner(unittest.TextTestRunner):
         session = get_session()
         session.keep = self.settings.keep
         top_level = not session.registry.stack() and not session.listeners
+        if top_level:
+            _sweep_once(session)
         if top_level and self.settings.detect and session.detector is None:
             install_detector(session, self.settings)
         baseline = None
