@@ -8,10 +8,9 @@ import signal
 import sys
 import time
 import unittest
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
-from typing_extensions import override
-
+from tempcase._args import Parser, UsageError
 from tempcase._audit import render_audit
 from tempcase._config import KEEP_CHOICES, ConfigError, Settings, load_settings
 from tempcase._report import load_baseline, render_text
@@ -46,18 +45,8 @@ commands:
 """
 
 
-class UsageError(Exception):
-    """A bad command line: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    @override
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> Parser:
+    parser = Parser(
         prog=PROG,
         add_help=False,
         allow_abbrev=False,
@@ -119,7 +108,7 @@ def _parser() -> _Parser:
     return parser
 
 
-def _print_help(parser: _Parser) -> int:
+def _print_help(parser: Parser) -> int:
     parser.print_help(sys.stdout)
     print("\nsettings also come from TEMPCASE_* variables and [tool.tempcase] in pyproject.toml,")
     print("[tempcase] in tox.ini or setup.cfg (the first found in the current directory).")

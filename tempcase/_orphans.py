@@ -10,7 +10,6 @@ taken for a live one; what an interrupted clean left there goes next time.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import logging
@@ -22,10 +21,9 @@ import stat
 import sys
 import time
 from dataclasses import dataclass
-from typing import NoReturn, Sequence, TextIO
+from typing import Sequence, TextIO
 
-from typing_extensions import override
-
+from tempcase._args import Parser, UsageError
 from tempcase._config import ConfigError, load_settings
 from tempcase._keep import KEEP_MARKER, RETAIN_RUNS
 from tempcase._layout import MARKER, RUN_PREFIX, system_tempdir, user_root_name
@@ -412,18 +410,8 @@ def sweep_dead_runs(root: str, *, budget_seconds: float = 0.5) -> SweepResult:
 # -- the command line ------------------------------------------------------
 
 
-class _UsageError(Exception):
-    """A bad command line: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    @override
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(message)
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> Parser:
+    parser = Parser(
         prog=PROG,
         add_help=False,
         allow_abbrev=False,
@@ -565,9 +553,9 @@ def main(argv: Sequence[str]) -> int:
         options = parser.parse_args(args)
         age = parse_age(options.older_than)
         if options.basetemp is not None and not options.basetemp.strip():
-            raise _UsageError("--basetemp is empty; give a directory")
+            raise UsageError("--basetemp is empty; give a directory")
         settings = load_settings({"basetemp": options.basetemp})
-    except (_UsageError, ValueError) as exc:
+    except (UsageError, ValueError) as exc:
         message = str(exc)
         if not isinstance(exc, ConfigError):
             message = f"{PROG}: error: {message}"

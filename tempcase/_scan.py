@@ -11,10 +11,9 @@ import re
 import sys
 import tokenize
 from dataclasses import asdict, dataclass
-from typing import Iterator, NoReturn, Sequence
+from typing import Iterator, Sequence
 
-from typing_extensions import override
-
+from tempcase._args import Parser, UsageError
 from tempcase._scan_rules import RULES, find_patterns
 
 __all__ = ["RULES", "Finding", "collect_files", "main", "scan_file", "scan_source"]
@@ -158,16 +157,6 @@ def _walk(top: str) -> Iterator[str]:
                 yield full
 
 
-class UsageError(Exception):
-    """A bad command line: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    @override
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _codes(text: str) -> frozenset[str]:
     codes = frozenset(code.strip().upper() for code in text.split(",") if code.strip())
     unknown = sorted(codes - RULES.keys())
@@ -178,8 +167,8 @@ def _codes(text: str) -> frozenset[str]:
     return codes
 
 
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> Parser:
+    parser = Parser(
         prog=PROG,
         allow_abbrev=False,
         description="Find legacy temporary-file patterns in Python files, without "
