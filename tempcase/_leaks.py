@@ -327,9 +327,14 @@ class Detector:
         """
         if not self.installed:
             return []
-        if tempfile.tempdir is not self.sandbox or scope != "test":
-            # The environment is checked at fixture boundaries; tempfile's
-            # cached directory, which most code uses, after every test too.
+        if (
+            tempfile.tempdir is not self.sandbox
+            or os.environ.get("TMPDIR") != self.sandbox
+            or scope != "test"
+        ):
+            # All of it is checked at fixture boundaries.  After every test:
+            # tempfile's cached directory, which most code uses, and TMPDIR,
+            # which child processes use first (TEMP and TMP only without it).
             self._check_redirect(context, scope)
         found: list[tuple[Place, str, int]] = []
         for place in self.places:
