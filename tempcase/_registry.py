@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
+from typing import Iterator
 
 from tempcase._removal import Identity
 
@@ -99,6 +101,15 @@ class Registry:
     def push(self, ctx: Context) -> None:
         """Make *ctx* the current context."""
         self._stack.append(ctx)  # atomic: no lock needed
+
+    @contextlib.contextmanager
+    def active(self, ctx: Context) -> Iterator[Context]:
+        """Make *ctx* current for the block."""
+        self.push(ctx)
+        try:
+            yield ctx
+        finally:
+            self.pop(ctx)
 
     def pop(self, ctx: Context) -> None:
         """End *ctx*'s activation, and any left open above it; others are untouched."""

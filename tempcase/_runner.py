@@ -372,18 +372,14 @@ class TempCaseSuite(unittest.TestSuite):
         if current == self._get_previous_module(result):  # type: ignore[attr-defined]
             return
         session = self._session()
-        ctx = session.module_context(current)
-        # The previous module's tearDownModule runs inside (its own context).
         self._detect(result, None, "session")
-        session.registry.push(ctx)
-        try:
+        # The previous module's tearDownModule runs inside (in its own context).
+        with session.registry.active(session.module_context(current)):
             super()._handleModuleFixture(test, result)  # type: ignore[misc]
-        finally:
-            session.registry.pop(ctx)
-            failed = getattr(result, "_moduleSetUpFailed", False)
-            self._detect(result, current, "module", end=failed)
-            if failed:
-                session.end_module(current)
+        failed = getattr(result, "_moduleSetUpFailed", False)
+        self._detect(result, current, "module", end=failed)
+        if failed:
+            session.end_module(current)
 
     def _handleModuleTearDown(self, result: unittest.TestResult) -> None:
         previous = self._get_previous_module(result)  # type: ignore[attr-defined]
@@ -391,13 +387,11 @@ class TempCaseSuite(unittest.TestSuite):
             super()._handleModuleTearDown(result)  # type: ignore[misc]
             return
         session = self._session()
-        ctx = session.module_context(previous)
         self._detect(result, None, "session")
-        session.registry.push(ctx)
         try:
-            super()._handleModuleTearDown(result)  # type: ignore[misc]
+            with session.registry.active(session.module_context(previous)):
+                super()._handleModuleTearDown(result)  # type: ignore[misc]
         finally:
-            session.registry.pop(ctx)
             session.end_module(previous)
             self._detect(result, previous, "module", end=True)
 
@@ -406,17 +400,13 @@ class TempCaseSuite(unittest.TestSuite):
         if getattr(result, "_previousTestClass", None) is cls:
             return
         session = self._session()
-        ctx = session.class_context(cls)
         self._detect(result, None, "session")
-        session.registry.push(ctx)
-        try:
+        with session.registry.active(session.class_context(cls)) as ctx:
             super()._handleClassSetUp(test, result)  # type: ignore[misc]
-        finally:
-            session.registry.pop(ctx)
-            failed = getattr(cls, "_classSetupFailed", False)
-            if failed:
-                session.end_class(cls)
-            self._detect(result, ctx.name, "class", end=failed)
+        failed = getattr(cls, "_classSetupFailed", False)
+        if failed:
+            session.end_class(cls)
+        self._detect(result, ctx.name, "class", end=failed)
 
     def _tearDownPreviousClass(self, test: Any, result: unittest.TestResult) -> None:
         previous = getattr(result, "_previousTestClass", None)
@@ -425,16 +415,14 @@ class TempCaseSuite(unittest.TestSuite):
             super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
             return
         session = self._session()
-        ctx = session.class_context(previous)
-        name = ctx.name
         self._detect(result, None, "session")
-        session.registry.push(ctx)
+        ctx = session.class_context(previous)
         try:
-            super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
+            with session.registry.active(ctx):
+                super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
         finally:
-            session.registry.pop(ctx)
             session.end_class(previous)
-            self._detect(result, name, "class", end=True)
+            self._detect(result, ctx.name, "class", end=True)
 
 
 class TempCaseLoader(unittest.TestLoader):
