@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tempcase._case import IsolatedAsyncioTestCase, TempFileTestCase, TestCase
 from tempcase._cli import main
+from tempcase._config import Settings
 from tempcase._directory import TempDirectory, create_temp_directory, create_temp_file
 from tempcase._paths import PathArg
 from tempcase._report import CleanupError, CleanupResult, Kept, Leak, Stats, TempcaseWarning
@@ -25,6 +26,7 @@ __all__ = [
     "IsolatedAsyncioTestCase",
     "Kept",
     "Leak",
+    "Settings",
     "Stats",
     "TempCaseResult",
     "TempCaseRunner",

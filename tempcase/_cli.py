@@ -67,8 +67,8 @@ def _parser() -> Parser:
         action="store_const",
         const=True,
         default=None,
-        help="also remove what tests left directly in the temp dir (yours, made during "
-        "the test): for CI machines where the suite runs alone",
+        help="also remove what tests left directly in the temp dir or a watched directory "
+        "(yours, made during the test): for CI machines where the suite runs alone",
     )
     group.add_argument(
         "--strict",
@@ -154,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``python -m tempcase``: unittest's command line plus tempcase's options.
 
     :param argv: the arguments, without the program name (default: ``sys.argv[1:]``).
-    :returns: the exit status: unittest's, or 1 under ``--strict`` when tests
-        leaked; 2 for bad arguments or settings.
+    :returns: the exit status: unittest's (0, 1, or 5 when no tests ran on
+        Python 3.12+), or 1 under ``--strict`` when tests leaked or a cleanup
+        failed; 2 for bad arguments or settings.
 
     .. versionadded:: 0.1
     """

@@ -153,7 +153,11 @@ def warn_cleanup_errors(errors: Sequence[CleanupError], *, stacklevel: int = 2) 
 
 @dataclass(frozen=True)
 class Kept:
-    """A test directory kept for inspection (``--keep``)."""
+    """A test directory kept for inspection (``--keep``).
+
+    :param context: the test whose directory it is.
+    :param path: where it is now, under the per-user root's ``kept/``.
+    """
 
     context: str | None
     path: Path
@@ -329,6 +333,23 @@ def _size(n: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+def _owners(leaks: Sequence[Leak]) -> str:
+    """Who left the leaks, by scope: "3 tests, 1 class and the session"."""
+    scopes: dict[str, set[str | None]] = {}
+    for leak in leaks:
+        scopes.setdefault(leak.scope, set()).add(leak.context)
+    words = {"test": ("test", "tests"), "class": ("class", "classes"),
+             "module": ("module", "modules"), "custom": ("scope", "scopes")}
+    parts = [
+        _count(len(scopes[scope]), *words[scope])
+        for scope in ("test", "class", "module", "custom")
+        if scope in scopes
+    ]
+    if "session" in scopes:
+        parts.append("the session")
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def _name(context: str | None) -> str:
     return escape(context) if context is not None else "(session)"
 
@@ -381,9 +402,8 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
             by_context.setdefault(leak.context, []).append(leak)
         removed = sum(1 for leak in report.leaks if leak.removed)
         kept_only = len(report.leaks) - removed
-        scopes = len(by_context)
         lines += _fit(
-            f"tempcase: {_count(scopes, 'test')} left {_count(len(report.leaks), 'path')} behind",
+            f"tempcase: {_owners(report.leaks)} left {_count(len(report.leaks), 'path')} behind",
             f"({removed:,} removed, {kept_only:,} reported only):",
         )
         ranked = sorted(

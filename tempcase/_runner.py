@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import unittest
+from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -96,6 +97,8 @@ class TempCaseResult(unittest.TextTestResult):
         self.cleanup_failures: list[CleanupError] = []
         self.kept: list[Kept] = []
         self.settings: Settings = Settings()
+        # The leaks of an earlier report (--baseline), and those beyond it.
+        self.baseline: Counter[tuple[str | None, str, str]] | None = None
         self.baseline_leaks: list[Leak] | None = None
         self._session: Session | None = None
         self._failing: set[str] = set()
@@ -160,29 +163,37 @@ class TempCaseResult(unittest.TextTestResult):
         try:
             for context in list(self._held):
                 self._settle(context)
-            if self._top_level:
-                detector = session.detector
-                if detector is not None:
-                    self.detect(None, "session", end=True)
-                    self.redirect_resets = list(detector.resets)
-                if self.end_session:
-                    session.end()
-                else:
-                    session.clean_all()
-                if detector is not None:
-                    detector.uninstall()
-                    remove_path(detector.sandbox)
-                    session.detector = self.detector = None
-                # Leaks in tempcase's own area go with the run: say so.
-                self.leaks = [
-                    replace(leak, removed=True)
-                    if leak.where == "sandbox" and not os.path.lexists(leak.path)
-                    else leak
-                    for leak in self.leaks
-                ]
+            self._finish_top_level(session)
         finally:
             if self in session.listeners:
                 session.listeners.remove(self)
+        if self.baseline is not None:
+            # Before unittest prints its summary, which asks wasSuccessful().
+            self.baseline_leaks = new_leaks(self.leaks, self.baseline)
+
+    def _finish_top_level(self, session: Session) -> None:
+        """At the end of a top-level run: the session's leaks, its cleanup, the sandbox."""
+        if not self._top_level:
+            return
+        detector = session.detector
+        if detector is not None:
+            self.detect(None, "session", end=True)
+            self.redirect_resets = list(detector.resets)
+        if self.end_session:
+            session.end()
+        else:
+            session.clean_all()
+        if detector is not None:
+            detector.uninstall()
+            remove_path(detector.sandbox)
+            session.detector = self.detector = None
+        # Leaks in tempcase's own area go with the run: say so.
+        self.leaks = [
+            replace(leak, removed=True)
+            if leak.where == "sandbox" and not os.path.lexists(leak.path)
+            else leak
+            for leak in self.leaks
+        ]
 
     # -- outcomes, for --keep failed -------------------------------------------
 
@@ -309,6 +320,7 @@ class TempCaseRunner(unittest.TextTestRunner):
         self.end_session = end_session
         self.renderer = renderer
         self._result: TempCaseResult | None = None
+        self._baseline: Counter[tuple[str | None, str, str]] | None = None
 
     @override
     def _makeResult(self) -> unittest.TextTestResult:
@@ -316,6 +328,7 @@ class TempCaseRunner(unittest.TextTestRunner):
         if isinstance(result, TempCaseResult):
             result.settings = self.settings
             result.end_session = self.end_session
+            result.baseline = self._baseline
             self._result = result
         return result
 
@@ -328,17 +341,16 @@ class TempCaseRunner(unittest.TextTestRunner):
             _sweep_once(session)
         if top_level and self.settings.detect and session.detector is None:
             install_detector(session, self.settings)
-        baseline = None
-        if self.settings.baseline:
-            baseline = load_baseline(self.settings.baseline)
+        self._baseline = load_baseline(self.settings.baseline) if self.settings.baseline else None
+        if top_level and self.settings.basetemp and not session.has_run_dir:
+            session.basetemp = self.settings.basetemp
+            session.basetemp_source = self.settings.source_of("basetemp")
         try:
             result = super().run(test)
         finally:
             tempcase_result = self._result
             if tempcase_result is not None:
                 tempcase_result.finish_run()
-                if baseline is not None:
-                    tempcase_result.baseline_leaks = new_leaks(tempcase_result.leaks, baseline)
                 self._print_report(tempcase_result)
         return result
 

@@ -474,7 +474,21 @@ class Session:
         self.ended = True
         run = self._run
         if run is not None:
-            self.report_problems(self.registry.session, run.path, remove_path(run.path))
+            # What a context could not remove was reported then; only what is
+            # new (nothing, as a rule) is reported again, and never as a leak:
+            # the run directory is tempcase's own.
+            known = {error.path for error in self.failures}
+            problems = [p for p in remove_path(run.path) if Path(p.path) not in known]
+            errors = [CleanupError(None, Path(p.path), p.error) for p in problems]
+            self.failed += len(errors)
+            self.failures.extend(errors)
+            if errors:
+                if self.listeners:
+                    self.listeners[-1].tempcase_outcome(
+                        ContextOutcome(None, "session", 0, 0, errors, [], [])
+                    )
+                else:
+                    warn_cleanup_errors(errors)
             run.release()
         return result
 
