@@ -30,6 +30,7 @@ import tempcase
 import tempcase._leaks as leaks_module
 import tempcase._removal as removal_module
 from tempcase._config import Settings
+from tempcase._leaks import Place
 from tempcase._runner import TempCaseLoader
 from tests.support import fresh_session, make_scratch, nobody_ids, run_python
 
@@ -136,6 +137,9 @@ class Leaky(unittest.TestCase):
         os.close(fd)
         os.replace(path, os.path.join(tempfile.gettempdir(), "replaced.txt"))
 
+    def test_fifo(self):
+        os.mkfifo(os.path.join(tempfile.gettempdir(), "fifo"))
+
     def test_real_temp_dir(self):
         with open(os.path.join(REALTMP, "direct.txt"), "w") as f:
             f.write("xy")
@@ -221,6 +225,8 @@ LEGACY_LEAKS: list[LeakRow] = [
     (f"{LEAKY}.test_symlink_outside", "test", "sandbox", "symlink", "link-out", 0, True),
     (f"{LEAKY}.test_subtest", "test", "sandbox", "file", "subtest-*", 0, True),
     (f"{LEAKY}.test_replace", "test", "sandbox", "file", "replaced.txt", 4, True),
+    # Described without opening it (a FIFO would block).
+    (f"{LEAKY}.test_fifo", "test", "sandbox", "other", "fifo", 0, True),
     (f"{LEAKY}.test_real_temp_dir", "test", "temp-root", "file", "direct.txt", 2, False),
     (f"{LEAKY}.test_watched", "test", "watched", "directory", "out-dir", 0, False),
 ]
@@ -334,7 +340,7 @@ class LegacySuiteTest(unittest.TestCase):
         other = legacy_scratch(self)  # the suite makes fixed names: a fresh place for it
         plain = run_python(["-m", "unittest", MODULE], cwd=other, env=suite_env(other))
         verdict = "FAILED (failures=1, skipped=1, expected failures=1)"
-        self.assertEqual(outcome(plain), (1, "Ran 22 tests", verdict))
+        self.assertEqual(outcome(plain), (1, "Ran 23 tests", verdict))
         self.assertEqual(outcome(proc), outcome(plain))
 
     def test_sandbox_is_removed_and_the_temp_dir_keeps_only_direct_writes(self) -> None:
@@ -862,6 +868,40 @@ class SpeedTest(unittest.TestCase):
         )
 
 
+class PlaceTest(unittest.TestCase):
+    """One compared directory, through the private Place (the mtime path, without inotify)."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+        self.scratch = make_scratch(self)
+
+    def place(self, *, own: bool) -> Place:
+        place = Place(str(self.scratch), "sandbox", (), own=own)
+        self.addCleanup(place.close)
+        if not place.trust_mtime:
+            self.skipTest("directory mtimes are not trusted on this file system")
+        return place
+
+    def test_own_directory_is_trusted_right_after_a_listing(self) -> None:
+        place = self.place(own=True)
+        (self.scratch / "new").touch()
+        self.assertIsNotNone(place.changed())
+        self.assertEqual(place.relist(), ["new"])
+        # At once, within the same clock tick: no second listing needed.
+        self.assertIsNone(place.changed())
+        (self.scratch / "newer").touch()
+        self.assertIsNotNone(place.changed())
+        self.assertEqual(place.relist(), ["newer"])
+
+    def test_replaced_entry_counts_as_new(self) -> None:
+        place = self.place(own=True)
+        (self.scratch / "same").write_text("1", encoding="utf-8")
+        self.assertEqual(place.relist(), ["same"])
+        (self.scratch / "other").write_text("2", encoding="utf-8")
+        os.replace(self.scratch / "other", self.scratch / "same")
+        self.assertEqual(place.relist(), ["same"])
+
+
 class NoDetectTest(unittest.TestCase):
     """--no-detect: no sandbox, no redirect, no leak report from diffs."""
 
@@ -926,7 +966,7 @@ class AuditTest(unittest.TestCase):
         start = next(i for i, line in enumerate(lines) if line.startswith("tempcase audit:"))
         table = lines[start:]
         self.assertIn(f"leaked {len(LEGACY_LEAKS)} paths", table[0])
-        self.assertIn("in 22 tests", table[0])
+        self.assertIn("in 23 tests", table[0])
         headers = [line for line in table[1:] if line and not line.startswith(" ")]
         self.assertEqual([h.split(":")[0] for h in headers], [MODULE, "(session)"])
         module_at = table.index(headers[0])
