@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 from tempcase._inotify import Watcher, open_watcher
 from tempcase._layout import system_tempdir
 from tempcase._removal import remove_path
-from tempcase._report import Leak, describe_path
+from tempcase._report import Leak, RedirectReset, describe_path
 
 __all__ = ["Detector", "Place", "RedirectReset"]
 
@@ -223,20 +223,6 @@ class Place:
 
 # changed() of a directory that has disappeared: list it (as empty) again.
 _MISSING = os.stat_result((0,) * 10)
-
-
-class RedirectReset:
-    """A scope changed ``tempfile.tempdir`` or ``TMPDIR``; it was set right again."""
-
-    __slots__ = ("context", "scope", "what")
-
-    def __init__(self, context: str | None, scope: str, what: str) -> None:
-        self.context = context
-        self.scope = scope
-        self.what = what
-
-    def __repr__(self) -> str:
-        return f"RedirectReset({self.context!r}, {self.scope!r}, {self.what!r})"
 
 
 class Detector:

@@ -18,6 +18,7 @@ __all__ = [
     "ContextOutcome",
     "Kept",
     "Leak",
+    "RedirectReset",
     "RunReport",
     "Stats",
     "TempcaseWarning",
@@ -183,6 +184,20 @@ class ContextOutcome:
 
 
 @dataclass(frozen=True)
+class RedirectReset:
+    """A scope changed ``tempfile.tempdir`` or ``TMPDIR``; it was set right again.
+
+    :param context: the test, class, module, or None (the session).
+    :param scope: which kind of scope that is.
+    :param what: what the values were, in words.
+    """
+
+    context: str | None
+    scope: str
+    what: str
+
+
+@dataclass(frozen=True)
 class RunReport:
     """Everything the end-of-run report shows; text and JSON render this."""
 
@@ -197,6 +212,7 @@ class RunReport:
     new_leaks: list[Leak] | None = None
     baseline: str | None = None
     strict: bool = False
+    redirect_resets: list[RedirectReset] = field(default_factory=list)
 
 
 def describe_path(path: str) -> tuple[str, int]:
@@ -311,6 +327,10 @@ def to_json(report: RunReport) -> dict[str, Any]:
             for leak in report.leaks
         ],
         "kept": [{"context": text(k.context), "path": text(k.path)} for k in report.kept],
+        "redirect_resets": [
+            {"context": text(r.context), "scope": r.scope, "what": text(r.what)}
+            for r in report.redirect_resets
+        ],
     }
     if report.new_leaks is not None:
         data["baseline"] = {"path": text(report.baseline), "new_leaks": len(report.new_leaks)}
@@ -430,6 +450,14 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
         for kept in report.kept:
             lines.append(f"  {_name(kept.context)}")
             lines.append(f"      {escape(str(kept.path))}")
+    if report.redirect_resets:
+        lines.append(
+            f"tempcase: {_count(len(report.redirect_resets), 'scope')} changed where temporary "
+            "files go (set right again):"
+        )
+        for reset in report.redirect_resets:
+            lines.append(f"  {_name(reset.context)}")
+            lines.append(f"      {escape(reset.what)}")
     if report.new_leaks is not None:
         if report.new_leaks:
             lines += _fit(

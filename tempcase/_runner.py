@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from tempcase._config import Settings, load_settings
 from tempcase._layout import user_root_name
-from tempcase._leaks import Detector, RedirectReset
+from tempcase._leaks import Detector
 from tempcase._orphans import sweep_dead_runs
 from tempcase._registry import Context
 from tempcase._removal import remove_path
@@ -23,6 +23,7 @@ from tempcase._report import (
     ContextOutcome,
     Kept,
     Leak,
+    RedirectReset,
     RunReport,
     load_baseline,
     new_leaks,
@@ -285,6 +286,7 @@ class TempCaseResult(unittest.TextTestResult):
             new_leaks=self.baseline_leaks,
             baseline=self.settings.baseline,
             strict=self.settings.strict,
+            redirect_resets=list(self.redirect_resets),
         )
 
 

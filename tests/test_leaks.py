@@ -691,12 +691,7 @@ class RedirectTest(unittest.TestCase):
             [(f"{C.__module__}.{C.__qualname__}", "class")],
         )
 
-    @unittest.expectedFailure
     def test_changed_tempdir_is_shown_in_the_report(self) -> None:
-        # BUG: _runner.TempCaseResult keeps the detector's resets in
-        # redirect_resets, but RunReport has no field for them and neither the
-        # text nor the JSON report shows them: issue 4 says the scope that
-        # changed tempfile.tempdir is "set right ... and reported".
         _result, output, _seen = self._run_changing_suite()
         self.assertIn("test_a_changes_the_temp_dir", output)
         self.assertIn("tempfile.tempdir", output)

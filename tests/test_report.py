@@ -443,8 +443,17 @@ class JsonTest(_ReportTestCase):
         data = to_json(self.full_report())
         self.assertEqual(
             set(data),
-            {"tempcase_report", "tests_run", "tracked", "cleanup_failures", "leaks", "kept"},
+            {
+                "tempcase_report",
+                "tests_run",
+                "tracked",
+                "cleanup_failures",
+                "leaks",
+                "kept",
+                "redirect_resets",  # gained in version 1: keys are added, never removed
+            },
         )
+        self.assertEqual(data["redirect_resets"], [])
         self.assertEqual(data["tempcase_report"], 1)
         self.assertEqual(data["tests_run"], 5)
         self.assertEqual(data["tracked"], {"paths": 12, "removed": 11, "failed": 1})
