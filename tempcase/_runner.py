@@ -184,6 +184,12 @@ class TempCaseResult(unittest.TextTestResult):
             session.end()
         else:
             session.clean_all()
+            # What a test's cleanup could not remove from tempcase's own area
+            # goes with the run, as python -m tempcase does when it ends.
+            run_dir = session.run_dir.path + os.sep if session.has_run_dir else None
+            for leak in self.leaks:
+                if run_dir and leak.where == "sandbox" and str(leak.path).startswith(run_dir):
+                    remove_path(str(leak.path))
         if detector is not None:
             detector.uninstall()
             remove_path(detector.sandbox)
