@@ -472,13 +472,16 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
         failing = bool(report.leaks or report.cleanup_failures)
     if report.strict and failing:
         lines.append("tempcase: --strict: leaks and cleanup failures fail this run")
-    status = (
-        "all removed"
-        if not report.leaks and not report.cleanup_failures
-        else (f"{report.tracked_removed:,} removed")
-    )
-    lines.append(
+    if report.kept:
+        kept_dirs = _count(len(report.kept), "directory", "directories")
+        status = f"{report.tracked_removed:,} removed, {kept_dirs} kept"
+    elif not report.leaks and not report.cleanup_failures:
+        status = "all removed"
+    else:
+        status = f"{report.tracked_removed:,} removed"
+    lines += _fit(
         f"tempcase: {_count(report.tracked_paths, 'path')} tracked in "
-        f"{_count(report.tests_with_paths, 'test')}, {status}"
+        f"{_count(report.tests_with_paths, 'test')},",
+        status,
     )
     return lines

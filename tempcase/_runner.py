@@ -353,12 +353,16 @@ class TempCaseRunner(unittest.TextTestRunner):
         if top_level and self.settings.basetemp and not session.has_run_dir:
             session.basetemp = self.settings.basetemp
             session.basetemp_source = self.settings.source_of("basetemp")
+        interrupted = True
         try:
             result = super().run(test)
+            interrupted = False
         finally:
             tempcase_result = self._result
             if tempcase_result is not None:
                 tempcase_result.finish_run()
+                if interrupted:  # unittest may be mid-line ("test_x ... ")
+                    _write_safely(self.stream, "\n")
                 self._print_report(tempcase_result)
         return result
 
