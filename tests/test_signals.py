@@ -35,7 +35,7 @@ def mine(signum, frame):
         stream.write("called")
 
 signal.signal(signal.SIGTERM, mine)
-sys.exit(tempcase.main(["test_slow"]))
+sys.exit(tempcase.main(["test_slow", "--no-detect"]))
 """
 
 
@@ -75,7 +75,8 @@ class SigtermTest(unittest.TestCase):
     def test_sigterm_during_a_test_cleans_up_reports_and_ends_by_the_signal(self) -> None:
         scratch = make_scratch(self)
         (scratch / "test_slow.py").write_text(textwrap.dedent(SLOW_SUITE))
-        process = self.start(scratch, "-m", "tempcase", "test_slow")
+        # Without detection: other processes writing in /tmp are not this test's subject.
+        process = self.start(scratch, "-m", "tempcase", "test_slow", "--no-detect")
         self.wait_ready(scratch, process)
         self.assertEqual(len(self.runs(scratch)), 1, "the run is live while the test sleeps")
         process.send_signal(signal.SIGTERM)
