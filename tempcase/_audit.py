@@ -82,4 +82,15 @@ def render_audit(report: RunReport, *, paths_each: int = 3) -> list[str]:
                 lines.append(f"{'':18}{_short(leak)} ({leak.kind})")
             if len(leaks) > paths_each:
                 lines.append(f"{'':18}... and {len(leaks) - paths_each:,} more")
+    if report.redirect_resets:
+        lines.append("")
+        lines.append(
+            f"{len(report.redirect_resets):,} scopes changed where temporary files go "
+            "(set right again):"
+        )
+        for reset in report.redirect_resets[:10]:
+            name = "(session)" if reset.context is None else escape(reset.context)
+            lines.append(f"  {name}: {escape(reset.what)}")
+        if len(report.redirect_resets) > 10:
+            lines.append(f"  ... and {len(report.redirect_resets) - 10:,} more")
     return lines

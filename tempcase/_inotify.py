@@ -17,10 +17,7 @@ import struct
 import sys
 from array import array
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from tempcase._real import OS
 
 __all__ = ["Watcher", "open_watcher"]
 
@@ -72,14 +69,15 @@ class Watcher:
         place must be listed again.
         """
         fd = self.fd
-        if fd is None or fcntl is None:
+        ioctl = OS.ioctl
+        if fd is None or ioctl is None:
             return None
         pending = self._pending
-        fcntl.ioctl(fd, _FIONREAD, pending, True)
+        ioctl(fd, _FIONREAD, pending, True)
         if not pending[0]:
             return {}
         try:
-            data = os.read(fd, pending[0])
+            data = OS.read(fd, pending[0])
         except BlockingIOError:
             return {}
         changed: dict[int, set[str]] = {}
@@ -99,7 +97,7 @@ class Watcher:
     def close(self) -> None:
         """Stop watching."""
         if self.fd is not None:
-            os.close(self.fd)
+            OS.close(self.fd)
             self.fd = None
 
 

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 
 from tempcase._inotify import Watcher, open_watcher
 from tempcase._layout import system_tempdir
+from tempcase._real import OS
 from tempcase._removal import remove_path
 from tempcase._report import Leak, RedirectReset, describe_path
 
@@ -37,9 +38,6 @@ _ENV_NAMES = ("TMPDIR", "TEMP", "TMP")
 _UNTRUSTED_FS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "fuse.sshfs", "fuse.s3fs", "vboxsf"}
 )
-_stat = os.stat
-_fstat = os.fstat
-_scandir = os.scandir
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 # How long after a change a directory's mtime cannot be trusted to move again:
 # Linux stamps files from a clock that ticks every 1-10 ms (the jiffy); file
@@ -104,7 +102,7 @@ class Place:
         # An open descriptor makes the per-test check an fstat, which skips
         # the path lookup (about half the cost of a stat).
         try:
-            self.fd: int | None = os.open(path, _DIR_FLAGS)
+            self.fd: int | None = OS.open(path, _DIR_FLAGS)
         except OSError:
             self.fd = None
         self.relist()
@@ -112,18 +110,18 @@ class Place:
     def close(self) -> None:
         """Let go of the directory's descriptor."""
         if self.fd is not None:
-            os.close(self.fd)
+            OS.close(self.fd)
             self.fd = None
 
     def stat(self) -> os.stat_result:
         """The directory's stat: through its descriptor while it still has a name."""
         fd = self.fd
         if fd is not None:
-            st = _fstat(fd)
+            st = OS.fstat(fd)
             if st.st_nlink:
                 return st
             self.close()  # removed since it was opened: look the path up again
-        return _stat(self.path)
+        return OS.stat(self.path)
 
     def changed(self) -> os.stat_result | None:
         """The directory's stat if it may have changed since it was last listed, else None.
@@ -151,7 +149,7 @@ class Place:
                 return self._relist_own()
             if st is None or st is _MISSING:
                 st = self.stat()
-            with _scandir(self.path) as it:
+            with OS.scandir(self.path) as it:
                 current = {entry.name: entry.inode() for entry in it}
         except OSError:
             current = {}
@@ -172,8 +170,8 @@ class Place:
         tests after one that leaked) would list the sandbox again.
         """
         back = (time.time_ns() // 10**9 - 3600) * 10**9
-        os.utime(self.path, ns=(back, back))
-        with _scandir(self.path) as it:
+        OS.utime(self.path, ns=(back, back))
+        with OS.scandir(self.path) as it:
             current = {entry.name: entry.inode() for entry in it}
         st = self.stat()
         self.mtime_ns = st.st_mtime_ns
@@ -197,7 +195,7 @@ class Place:
         entries = self.entries
         for name in names:
             try:
-                inode = os.lstat(os.path.join(self.path, name)).st_ino
+                inode = OS.lstat(os.path.join(self.path, name)).st_ino
             except OSError:
                 entries.pop(name, None)
                 continue
@@ -216,7 +214,7 @@ class Place:
         if inode is None:
             inode = self.entries.get(name)
         try:
-            return os.lstat(os.path.join(self.path, name)).st_ino == inode
+            return OS.lstat(os.path.join(self.path, name)).st_ino == inode
         except OSError:
             return False
 
@@ -270,12 +268,12 @@ class Detector:
         """Point ``tempfile`` and the temp dir variables at the sandbox; start comparing."""
         if self.installed:
             return
-        os.makedirs(self.sandbox, mode=0o700, exist_ok=True)
-        os.chmod(self.sandbox, 0o700)
+        OS.makedirs(self.sandbox, mode=0o700, exist_ok=True)
+        OS.chmod(self.sandbox, 0o700)
         # Date the new sandbox back, so that its mtime is trusted at once
         # (no racy listings while the first tests run); any change moves it.
         an_hour_ago = time.time_ns() - 3600 * 10**9
-        os.utime(self.sandbox, ns=(an_hour_ago, an_hour_ago))
+        OS.utime(self.sandbox, ns=(an_hour_ago, an_hour_ago))
         self._saved_tempdir = tempfile.tempdir
         self._saved_env = {name: os.environ.get(name) for name in _ENV_NAMES}
         self._redirect()
@@ -333,13 +331,17 @@ class Detector:
 
     def _check_redirect(self, context: str | None, scope: str) -> None:
         what = []
-        if tempfile.tempdir != self.sandbox:
+        # tempfile.tempdir reset to None (pyfakefs does, for one) still finds
+        # the sandbox through TMPDIR: put it back without a word.
+        unset = tempfile.tempdir is None and os.environ.get("TMPDIR") == self.sandbox
+        if tempfile.tempdir != self.sandbox and not unset:
             what.append(f"tempfile.tempdir was {tempfile.tempdir!r}")
         for name in _ENV_NAMES:
             if os.environ.get(name) != self.sandbox:
                 what.append(f"{name} was {os.environ.get(name)!r}")
         if what:
             self.resets.append(RedirectReset(context, scope, "; ".join(what)))
+        if what or unset:
             self._redirect()
 
     # -- boundaries ------------------------------------------------------------
@@ -429,7 +431,7 @@ class Detector:
     def _remove_own(self, path: str, since: float) -> bool:
         """Remove a temp-root leak if it is the user's and was made during the scope."""
         try:
-            st = os.lstat(path)
+            st = OS.lstat(path)
         except OSError:
             return False
         if getattr(os, "getuid", lambda: st.st_uid)() != st.st_uid or st.st_ctime < since - 1:

@@ -10,25 +10,59 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from tempcase._real import OS
+
 __all__ = ["Identity", "Problem", "identity_of", "remove_path"]
 
-_lstat = os.lstat
-_fstat = os.fstat
-_unlink = os.unlink
-_rmdir = os.rmdir
-_open = os.open
-_close = os.close
-_scandir = os.scandir
-_chmod = os.chmod
-_fchmod: Callable[[int, int], None] | None = getattr(os, "fchmod", None)
+# Thin wrappers over the real functions (see tempcase._real): a fake file
+# system cannot swap them, a mock of os.unlink does not see them, and tests
+# can still patch these names.
+
+
+def _lstat(*args: Any, **kwargs: Any) -> os.stat_result:
+    return OS.lstat(*args, **kwargs)
+
+
+def _fstat(fd: int) -> os.stat_result:
+    return OS.fstat(fd)
+
+
+def _unlink(*args: Any, **kwargs: Any) -> None:
+    OS.unlink(*args, **kwargs)
+
+
+def _rmdir(*args: Any, **kwargs: Any) -> None:
+    OS.rmdir(*args, **kwargs)
+
+
+def _open(*args: Any, **kwargs: Any) -> int:
+    return OS.open(*args, **kwargs)
+
+
+def _close(fd: int) -> None:
+    OS.close(fd)
+
+
+def _scandir(*args: Any) -> Any:
+    return OS.scandir(*args)
+
+
+def _chmod(*args: Any, **kwargs: Any) -> None:
+    OS.chmod(*args, **kwargs)
+
+
+_fchmod: Callable[[int, int], None] | None = OS.fchmod
 _sleep = time.sleep
-_rmtree = shutil.rmtree
+
+
+def _rmtree(*args: Any, **kwargs: Any) -> None:
+    OS.rmtree(*args, **kwargs)
+
 
 _DIR_FLAGS = (
     os.O_RDONLY

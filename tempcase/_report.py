@@ -436,6 +436,10 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
             lines += _row(_name(context), f"{_kinds(leaks)}  {_size(total):>9}  {places}")
         if len(ranked) > limit:
             lines.append(f"  ... and {_count(len(ranked) - limit, 'more test')}")
+        if any(leak.where in ("temp-root", "watched") for leak in report.leaks):
+            lines.append(
+                "  (temp-root, watched: appeared while the test ran; others write there)"
+            )
     if report.cleanup_failures:
         lines.append(
             f"tempcase: {_count(len(report.cleanup_failures), 'path')} could not be removed:"

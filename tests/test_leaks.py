@@ -28,9 +28,9 @@ from unittest import mock
 
 import tempcase
 import tempcase._leaks as leaks_module
-import tempcase._removal as removal_module
 from tempcase._config import Settings
 from tempcase._leaks import Place
+from tempcase._real import OS
 from tempcase._runner import TempCaseLoader
 from tests.support import fresh_session, make_scratch, nobody_ids, run_python
 
@@ -771,12 +771,10 @@ class CallCounter:
             (os, "fstat", "stat"),
             (os, "scandir", "list"),
             (os, "listdir", "list"),
-            (leaks_module, "_stat", "stat"),
-            (leaks_module, "_fstat", "stat"),
-            (leaks_module, "_scandir", "list"),
-            (removal_module, "_lstat", "stat"),
-            (removal_module, "_fstat", "stat"),
-            (removal_module, "_scandir", "list"),
+            (OS, "stat", "stat"),
+            (OS, "lstat", "stat"),
+            (OS, "fstat", "stat"),
+            (OS, "scandir", "list"),
         ]
         return [
             mock.patch.object(module, name, self.wrap(kind, getattr(module, name)))
