@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from tempcase._real import OS
+
 __all__ = [
     "CleanupError",
     "CleanupResult",
@@ -219,10 +221,11 @@ def describe_path(path: str) -> tuple[str, int]:
     """The kind (file, directory, symlink, other) of *path* and its size in bytes.
 
     A directory's size is everything below it; links are never followed;
-    nothing is opened (a FIFO would block).
+    nothing is opened (a FIFO would block).  The real file system is asked,
+    also while a fake one (pyfakefs) is active.
     """
     try:
-        st = os.lstat(path)
+        st = OS.lstat(path)
     except OSError:
         return "other", 0
     if stat.S_ISLNK(st.st_mode):
@@ -235,7 +238,8 @@ def describe_path(path: str) -> tuple[str, int]:
     pending = [path]
     while pending:
         try:
-            entries = list(os.scandir(pending.pop()))
+            with OS.scandir(pending.pop()) as listing:
+                entries = list(listing)
         except OSError:
             continue
         for entry in entries:
