@@ -11,13 +11,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from tempcase._real import OS
 
-__all__ = ["Identity", "Problem", "identity_of", "remove_path"]
+__all__ = ["Identity", "Problem", "extended_path", "identity_of", "plain_path", "remove_path"]
 
 # Thin wrappers over the real functions (see tempcase._real): a fake file
 # system cannot swap them, a mock of os.unlink does not see them, and tests
@@ -85,6 +86,13 @@ _DOT_PARTS = frozenset({".", ".."})
 # directory it holds (Linux): a chmod by name would follow a link swapped in.
 _O_PATH = getattr(os, "O_PATH", 0)
 _PROC_FD = "/proc/self/fd"
+# A Windows junction (a mount-point reparse point) is a link to a directory:
+# removed with rmdir, never walked into.  os.path.isjunction is 3.12+; before
+# it, lstat's st_reparse_tag (3.8+) tells the same.
+_IO_REPARSE_TAG_MOUNT_POINT = 0xA0000003
+# Windows refuses paths over 260 characters unless given this prefix.
+_EXTENDED = "\\\\?\\"
+_WINDOWS = os.name == "nt"
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,8 @@ def remove_path(path: str, *, expected: Identity | None = None) -> list[Problem]
         return []
     except OSError as exc:
         return [Problem(path, _describe(exc))]
+    if _is_junction(path, st):
+        return _remove_junction(path)
     problems: list[Problem] = []
     # The type counts too: a freed inode number is soon reused, by a link as well.
     found = (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
@@ -169,6 +179,50 @@ def remove_path(path: str, *, expected: Identity | None = None) -> list[Problem]
     else:
         _remove_tree_portable(path, problems)
     return problems
+
+
+def _is_junction(path: str, st: Any) -> bool:
+    """Tell whether *path*, seen as *st*, is a Windows junction."""
+    isjunction = getattr(os.path, "isjunction", None)
+    if isjunction is not None and _WINDOWS:
+        return bool(isjunction(path))
+    return getattr(st, "st_reparse_tag", 0) == _IO_REPARSE_TAG_MOUNT_POINT
+
+
+def _remove_junction(path: str) -> list[Problem]:
+    """Remove the junction itself (``rmdir`` does not follow it), never its target."""
+    try:
+        _retrying(lambda: _rmdir(path))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        return [Problem(path, _describe(exc))]
+    return []
+
+
+def extended_path(path: str) -> str:
+    """*path* with the Windows extended-length prefix, so that long trees can go.
+
+    ``C:\\x`` becomes ``\\\\?\\C:\\x`` and ``\\\\server\\share`` becomes
+    ``\\\\?\\UNC\\server\\share``; a path that has the prefix, or is not
+    absolute in the Windows sense, is returned as it is.
+    """
+    if path.startswith(_EXTENDED) or path.startswith("\\\\.\\"):
+        return path
+    if path.startswith("\\\\"):
+        return _EXTENDED + "UNC\\" + path[2:]
+    if len(path) >= 3 and path[1] == ":" and path[2] == "\\":
+        return _EXTENDED + path
+    return path
+
+
+def plain_path(path: str) -> str:
+    """Undo :func:`extended_path`, for messages."""
+    if path.startswith(_EXTENDED + "UNC\\"):
+        return "\\\\" + path[len(_EXTENDED) + 4 :]
+    if path.startswith(_EXTENDED):
+        return path[len(_EXTENDED) :]
+    return path
 
 
 def _retrying(action: Callable[[], None]) -> None:
@@ -397,10 +451,14 @@ def _rmdir_child(parent: _Frame, name: str) -> None:
 
 
 def _remove_tree_portable(path: str, problems: list[Problem]) -> None:
-    """Remove a tree where the descriptor walk is not available (Windows)."""
+    """Remove a tree where the descriptor walk is not available (Windows).
 
-    def on_error(func: Callable[..., Any], failed: str, exc_info: Any) -> None:
-        exc = exc_info[1]
+    shutil.rmtree treats junctions as links (3.8+).  The error hook is
+    ``onexc`` from 3.12, where ``onerror`` is deprecated (a warning that
+    ``-W error`` would turn into an exception), ``onerror`` before.
+    """
+
+    def on_exc(func: Callable[..., Any], failed: str, exc: BaseException) -> None:
         if isinstance(exc, FileNotFoundError):
             return
         try:
@@ -411,6 +469,10 @@ def _remove_tree_portable(path: str, problems: list[Problem]) -> None:
                 return
         except OSError as again:
             exc = again
-        problems.append(Problem(failed, _describe(exc)))
+        problems.append(Problem(plain_path(failed), _describe(exc)))
 
-    _rmtree(path, onerror=on_error)
+    target = extended_path(path) if _WINDOWS else path
+    if sys.version_info >= (3, 12):
+        _rmtree(target, onexc=on_exc)
+    else:
+        _rmtree(target, onerror=lambda func, failed, info: on_exc(func, failed, info[1]))
