@@ -25,6 +25,10 @@ def module_of(context: str | None, scope: str) -> str:
     return parts[0]
 
 
+def _n(count: int, word: str, plural: str = "") -> str:
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
 def _short(leak: Leak) -> str:
     """A path as the audit shows it: the name alone for the sandbox, else in full."""
     text = escape(str(leak.path))
@@ -51,8 +55,9 @@ def render_audit(report: RunReport, *, paths_each: int = 3) -> list[str]:
     total = sum(leak.size for leak in report.leaks)
     scopes = sum(len(contexts) for contexts in by_module.values())
     lines = [
-        f"tempcase audit: {scopes:,} tests or fixtures leaked {len(report.leaks):,} paths "
-        f"({human_size(total)}) in {report.tests_run:,} tests; worst first, by module.",
+        f"tempcase audit: {_n(scopes, 'test or fixture', 'tests or fixtures')} leaked "
+        f"{_n(len(report.leaks), 'path')} ({human_size(total)}) in "
+        f"{_n(report.tests_run, 'test')}; worst first, by module.",
         "  where: sandbox = made through tempfile (removed after the run), "
         "temp-root/watched = reported only",
     ]
@@ -64,7 +69,7 @@ def render_audit(report: RunReport, *, paths_each: int = 3) -> list[str]:
         leaks_here = [leak for leaks in contexts.values() for leak in leaks]
         lines.append("")
         lines.append(
-            f"{escape(module)}: {len(leaks_here):,} paths, "
+            f"{escape(module)}: {_n(len(leaks_here), 'path')}, "
             f"{human_size(sum(leak.size for leak in leaks_here))}"
         )
         for (context, scope), leaks in sorted(contexts.items(), key=lambda item: _rank(item[1])):
@@ -85,12 +90,13 @@ def render_audit(report: RunReport, *, paths_each: int = 3) -> list[str]:
     if report.redirect_resets:
         lines.append("")
         lines.append(
-            f"{len(report.redirect_resets):,} scopes changed where temporary files go "
+            f"{_n(len(report.redirect_resets), 'scope')} changed where temporary files go "
             "(set right again):"
         )
         for reset in report.redirect_resets[:10]:
             name = "(session)" if reset.context is None else escape(reset.context)
-            lines.append(f"  {name}: {escape(reset.what)}")
+            lines.append(f"  {name}")
+            lines.append(f"      {escape(reset.what)}")
         if len(report.redirect_resets) > 10:
             lines.append(f"  ... and {len(report.redirect_resets) - 10:,} more")
     return lines

@@ -156,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     :param argv: the arguments, without the program name (default: ``sys.argv[1:]``).
     :returns: the exit status: unittest's (0, 1, or 5 when no tests ran on
         Python 3.12+), or 1 under ``--strict`` when tests leaked or a cleanup
-        failed; 2 for bad arguments or settings.
+        failed; 2 for bad arguments or settings.  ``scan`` returns 1 under
+        ``--check`` when it found something; ``clean`` returns 1 when
+        something could not be removed.  After a SIGTERM the process ends by
+        that signal instead of returning.
 
     .. versionadded:: 0.1
     """

@@ -34,17 +34,26 @@ class ConfigError(ValueError):
 class Settings:
     """The runner's settings, with where each came from (for error messages).
 
+    ``python -m tempcase`` and a :class:`TempCaseRunner` without ``settings=``
+    load them from the command line, ``TEMPCASE_*`` variables and the
+    configuration file; from Python, make one directly:
+    ``TempCaseRunner(settings=tempcase.Settings(strict=True))``.
+
     :param detect: detect leaks of tests that do not use tempcase.
-    :param remove_root_leaks: also remove what tests left directly in the
-        temp dir, when the current user owns it and it was made during the
-        test (for CI machines where the suite runs alone).
+    :param remove_root_leaks: also remove what a scope left in the temp dir,
+        ``/tmp`` or a watched directory, when the current user owns it and it
+        was made during that scope (for CI machines where the suite runs alone).
     :param strict: leaks and cleanup failures make the run fail.
     :param baseline: an earlier JSON report; with *strict*, only new leaks fail.
     :param report: where to write the JSON report.
     :param keep: keep test directories: ``never``, ``failed`` or ``always``.
     :param basetemp: where tempcase's per-user root lives.
     :param watch: more directories whose top level is compared around each test.
-    :param ignore: name patterns never reported.
+    :param ignore: name patterns never reported, added to
+        :data:`DEFAULT_IGNORE` (multiprocessing's and coverage's files).
+    :param sources: where each setting came from, by name, in words.
+
+    .. versionadded:: 0.1
     """
 
     detect: bool = True
@@ -57,6 +66,11 @@ class Settings:
     watch: tuple[str, ...] = ()
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The user's patterns add to the defaults, however the settings are made.
+        merged = tuple(dict.fromkeys((*DEFAULT_IGNORE, *self.ignore)))
+        object.__setattr__(self, "ignore", merged)
 
     def source_of(self, name: str) -> str:
         """Where a setting came from, in words."""
@@ -239,6 +253,4 @@ def load_settings(
         if value is not None:
             values[name] = value
             sources[name] = f"the command line option --{name.replace('_', '-')}"
-    if "ignore" in values:  # the user's patterns add to the defaults
-        values["ignore"] = tuple(dict.fromkeys((*DEFAULT_IGNORE, *values["ignore"])))
     return replace(Settings(), sources=sources, **values)

@@ -85,6 +85,8 @@ class TempCaseResult(unittest.TextTestResult):
     :ivar leaks: paths the tests left behind (:class:`tempcase.Leak`).
     :ivar cleanup_failures: paths that could not be removed.
     :ivar kept: directories kept for inspection (``--keep``).
+    :ivar redirect_resets: scopes that changed ``tempfile.tempdir`` or
+        ``TMPDIR`` (set right again at the next boundary).
 
     With ``strict`` set (``--strict``), :meth:`wasSuccessful` is false when
     there are leaks (beyond the baseline, if one is given) or cleanup failures.
@@ -300,11 +302,12 @@ class TempCaseRunner(unittest.TextTestRunner):
     """A ``TextTestRunner`` that prints tempcase's report after unittest's summary.
 
     ``unittest.main(testRunner=tempcase.TempCaseRunner)`` and
-    ``tempcase.TempCaseRunner().run(suite)`` both work.  Settings not given
-    come from ``TEMPCASE_*`` variables and the configuration file.
+    ``tempcase.TempCaseRunner().run(suite)`` both work.  A top-level run
+    (not one nested inside a test) sweeps this host's dead runs, and with
+    detection on redirects ``tempfile`` to a sandbox while it lasts.
 
-    :param settings: the settings (default: loaded from the environment and
-        the configuration file of the current directory).
+    :param settings: used as given; without it, loaded from ``TEMPCASE_*``
+        variables and the configuration file of the current directory.
     :param renderer: turns the run's report into lines (default: the text
         report; ``tempcase audit`` passes its ranked table).
     :param end_session: end tempcase's session after the run (remove the run
@@ -345,14 +348,14 @@ class TempCaseRunner(unittest.TextTestRunner):
         session = get_session()
         session.keep = self.settings.keep
         top_level = not session.registry.stack() and not session.listeners
+        if top_level and self.settings.basetemp and not session.has_run_dir:
+            session.basetemp = self.settings.basetemp
+            session.basetemp_source = self.settings.source_of("basetemp")
         if top_level:
             _sweep_once(session)
         if top_level and self.settings.detect and session.detector is None:
             install_detector(session, self.settings)
         self._baseline = load_baseline(self.settings.baseline) if self.settings.baseline else None
-        if top_level and self.settings.basetemp and not session.has_run_dir:
-            session.basetemp = self.settings.basetemp
-            session.basetemp_source = self.settings.source_of("basetemp")
         interrupted = True
         try:
             result = super().run(test)
