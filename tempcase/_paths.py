@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Union
 
 __all__ = ["PathArg", "as_path_str", "is_windows_reserved", "split_name"]
@@ -74,6 +75,14 @@ def split_name(name: object, *, func: str) -> tuple[str, ...]:
     :raises ValueError: naming *name* and the rule it breaks.
     """
     text = as_path_str(name, func=func, what="name")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        # Found only when the file is opened, after its parents were made.
+        raise ValueError(
+            f"{func}: name {text!r} cannot be encoded for the file system "
+            f"({sys.getfilesystemencoding()}); use another name"
+        ) from None
     if "\\" in text:
         raise ValueError(f"{func}: name {text!r} contains a backslash; use '/' as the separator")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):

@@ -283,8 +283,12 @@ class _Frame:
         self.name = name
         self.blocked = False
         self.chmodded = False
-        with _scandir(fd) as it:
-            self.entries: list[Any] = list(it)
+        try:
+            with _scandir(fd) as it:
+                self.entries: list[Any] = list(it)
+        except BaseException:  # the descriptor is not left open
+            _close(fd)
+            raise
 
 
 def _open_dir(name: str, st: os.stat_result, dir_fd: int | None) -> int:
@@ -334,6 +338,8 @@ def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> N
     root_dev = st.st_dev
     try:
         stack = [_Frame(_open_dir(path, st, None), path, path)]
+    except FileNotFoundError:  # removed since lstat: gone is gone, as below the top
+        return
     except OSError as exc:
         problems.append(Problem(path, _describe(exc)))
         return
