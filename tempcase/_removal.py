@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 import time
@@ -86,6 +87,7 @@ _DOT_PARTS = frozenset({".", ".."})
 # directory it holds (Linux): a chmod by name would follow a link swapped in.
 _O_PATH = getattr(os, "O_PATH", 0)
 _PROC_FD = "/proc/self/fd"
+_MOUNTINFO = "/proc/self/mountinfo"
 # A Windows junction (a mount-point reparse point) is a link to a directory:
 # removed with rmdir, never walked into.  os.path.isjunction is 3.12+; before
 # it, lstat's st_reparse_tag (3.8+) tells the same.
@@ -334,8 +336,31 @@ def _chmod_dir(name: str, st: os.stat_result, dir_fd: int | None) -> None:
     _chmod(name, mode, dir_fd=dir_fd)
 
 
+def _mounts_below(path: str) -> frozenset[str]:
+    """The mount points strictly below *path*, as paths relative to it (Linux).
+
+    A bind mount of a directory of the same file system has the same
+    ``st_dev``: only the mount table tells it is one.  Elsewhere, empty.
+    """
+    try:
+        with open(_MOUNTINFO, "rb") as stream:
+            table = stream.read()
+    except OSError:
+        return frozenset()
+    top = os.fsencode(os.path.realpath(path)).rstrip(b"/") + b"/"
+    below = set()
+    for line in table.splitlines():
+        fields = line.split(b" ")
+        if len(fields) > 4:
+            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), fields[4])
+            if point.startswith(top):
+                below.add(os.fsdecode(point[len(top) :]))
+    return frozenset(below)
+
+
 def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> None:
     root_dev = st.st_dev
+    mounts = _mounts_below(path)
     try:
         stack = [_Frame(_open_dir(path, st, None), path, path)]
     except FileNotFoundError:  # removed since lstat: gone is gone, as below the top
@@ -347,7 +372,7 @@ def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> N
         while stack:
             frame = stack[-1]
             if frame.entries:
-                child = _step(frame, frame.entries.pop(), root_dev, problems)
+                child = _step(frame, frame.entries.pop(), root_dev, problems, (path, mounts))
                 if child is not None:
                     stack.append(child)
                 continue
@@ -364,7 +389,13 @@ def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> N
             _close(frame.fd)
 
 
-def _step(frame: _Frame, entry: Any, root_dev: int, problems: list[Problem]) -> _Frame | None:
+def _step(
+    frame: _Frame,
+    entry: Any,
+    root_dev: int,
+    problems: list[Problem],
+    mounts: tuple[str, frozenset[str]] = ("", frozenset()),
+) -> _Frame | None:
     """Remove one entry of *frame*, or open it as a frame of its own."""
     name: str = entry.name
     child_path = os.path.join(frame.path, name)
@@ -387,6 +418,13 @@ def _step(frame: _Frame, entry: Any, root_dev: int, problems: list[Problem]) -> 
         problems.append(
             Problem(child_path, "on another file system (a mount point); left in place")
         )
+        frame.blocked = True
+        return None
+    top, below = mounts
+    if below and os.path.relpath(child_path, top) in below:
+        # Checked before the directory is opened, so that nothing (not even the
+        # chmod fallback) reaches through a bind mount.
+        problems.append(Problem(child_path, "a mount point (bind mount); left in place"))
         frame.blocked = True
         return None
     try:

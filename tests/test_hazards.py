@@ -12,6 +12,7 @@ import io
 import ntpath
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -26,7 +27,7 @@ import tempcase._real as real
 import tempcase._removal as removal
 from tempcase._config import Settings
 from tempcase._paths import is_windows_reserved
-from tests.support import fresh_session, make_scratch, run_tests
+from tests.support import REPO_ROOT, fresh_session, make_scratch, run_tests
 
 _PROC_FD = "/proc/self/fd"
 
@@ -306,9 +307,7 @@ class JunctionTest(unittest.TestCase):
         if via_isjunction:
             stack.enter_context(mock.patch.object(removal, "_WINDOWS", True))
             stack.enter_context(
-                mock.patch.object(
-                    os.path, "isjunction", lambda p: p == target, create=True
-                )
+                mock.patch.object(os.path, "isjunction", lambda p: p == target, create=True)
             )
 
     def test_junction_root_is_removed_with_rmdir_and_its_contents_kept(self) -> None:
@@ -591,3 +590,70 @@ class ReservedVersionsTest(unittest.TestCase):
         expected = {"CON", "con.txt", "NUL.tar.gz", "COM1", "LPT9.log", "COM\u00b9", "CONIN$"}
         self.assertEqual(reserved, expected | {"a.", "a ", "a:b", "a|b", "x?"})
 
+
+_BIND_MOUNT_CHILD = """
+import sys
+import tempcase._removal as removal
+for problem in removal.remove_path(sys.argv[1]):
+    print(problem.path, problem.error, sep="|")
+"""
+
+
+class BindMountTest(unittest.TestCase):
+    """Hazard 8: a bind mount of a directory of the same file system (same ``st_dev``)
+    inside a tree is left in place; what it shows is never removed."""
+
+    def setUp(self) -> None:
+        self.scratch = make_scratch(self)
+        self.outside = self.scratch / "outside"
+        self.outside.mkdir()
+        (self.outside / "precious").write_text("keep")
+        self.tree = self.scratch / "tree"
+        (self.tree / "m").mkdir(parents=True)
+        (self.tree / "other").mkdir()
+        (self.tree / "other" / "f").write_text("x")
+
+    def test_real_bind_mount_in_a_private_mount_namespace(self) -> None:
+        unshare = shutil.which("unshare")
+        if os.getuid() != 0 or unshare is None or shutil.which("mount") is None:
+            self.skipTest("needs root, unshare and mount (a private mount namespace)")
+        script = 'mount --bind "$1" "$2" || exit 77; PYTHONPATH="$3" "$4" -c "$5" "$6"'
+        done = subprocess.run(
+            [unshare, "-m", "--propagation", "private", "sh", "-c", script, "sh",
+             str(self.outside), str(self.tree / "m"), str(REPO_ROOT), sys.executable,
+             _BIND_MOUNT_CHILD, str(self.tree)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if done.returncode == 77 or "unshare failed" in done.stderr:
+            self.skipTest(f"no private mount namespace here: {done.stderr.strip()}")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(
+            done.stdout.splitlines(),
+            [f"{self.tree / 'm'}|a mount point (bind mount); left in place"],
+        )
+        self.assertEqual((self.outside / "precious").read_text(), "keep")
+        self.assertFalse((self.tree / "other").exists())
+
+    def test_mount_table_entry_below_the_tree_is_left_in_place(self) -> None:
+        # The same with the mount table faked: /proc/self/mountinfo names tree/m.
+        (self.tree / "m" / "precious").write_text("keep")
+        point = str(self.tree.resolve() / "m").replace(" ", "\\040")
+        table = self.scratch / "mountinfo"
+        table.write_text(
+            "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n"
+            f"99 22 8:1 /outside {point} rw shared:1 - ext4 /dev/sda1 rw\n"
+        )
+        with mock.patch.object(removal, "_MOUNTINFO", str(table)):
+            problems = removal.remove_path(str(self.tree))
+        self.assertEqual([p.path for p in problems], [str(self.tree / "m")])
+        self.assertEqual((self.tree / "m" / "precious").read_text(), "keep")
+        self.assertFalse((self.tree / "other").exists())
+
+    def test_mount_table_escapes_are_decoded(self) -> None:
+        spaced = self.scratch / "with space"
+        (spaced / "m").mkdir(parents=True)
+        table = self.scratch / "mountinfo"
+        escaped = str(spaced.resolve() / "m").replace(" ", "\\040")
+        table.write_text(f"99 22 8:1 / {escaped} rw - ext4 /dev/sda1 rw\n")
+        with mock.patch.object(removal, "_MOUNTINFO", str(table)):
+            self.assertEqual(removal._mounts_below(str(spaced)), frozenset({"m"}))

@@ -24,7 +24,35 @@ import tempcase
 import tempcase._real as real
 import tempcase._removal as removal
 from tempcase._config import Settings
-from tests.support import fresh_session, make_scratch, run_tests
+from tests.support import fresh_session, make_scratch, run_python, run_tests
+
+# A suite whose cleanup is interrupted: from the 3rd unlink on, every unlink
+# raises KeyboardInterrupt (the second Ctrl-C, and any later one, at exit too).
+_INTERRUPTED_CLEANUP = """
+import unittest
+import tempcase
+import tempcase._real as real
+
+calls = [0]
+original = real.OS.unlink
+
+
+def unlink(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] >= 3:
+        raise KeyboardInterrupt
+    return original(*args, **kwargs)
+
+
+class T(tempcase.TestCase):
+    def test_it(self):
+        for i in range(6):
+            self.create_file(f"sub/f{i}", "x")
+        real.OS.unlink = unlink
+
+
+unittest.main()
+"""
 
 ERRNOS = (errno.EACCES, errno.EBUSY, errno.ENOTEMPTY, errno.ENOENT, errno.EIO)
 STEPS = ("unlink", "rmdir", "open", "lstat", "scandir")
@@ -206,3 +234,26 @@ class FaultOutcomeTest(FaultTestBase):
         messages = [str(w.message) for w in caught if w.category is tempcase.TempcaseWarning]
         self.assertEqual(len(messages), 1, messages)
         self.assertIn("EIO", messages[0])
+
+
+class InterruptedCleanupTest(unittest.TestCase):
+    """Hazard 34: a KeyboardInterrupt during cleanup leaves a run that ``tempcase clean``
+    finishes once the process is gone, touching nothing outside."""
+
+    def test_clean_finishes_a_run_whose_cleanup_was_interrupted(self) -> None:
+        scratch = make_scratch(self)
+        (scratch / "outside").mkdir()
+        (scratch / "outside" / "precious").write_text("keep")
+        (scratch / "suite.py").write_text(_INTERRUPTED_CLEANUP)
+        done = run_python(["suite.py"], cwd=scratch)
+        self.assertIn("KeyboardInterrupt", done.stderr)
+        self.assertNotEqual(done.returncode, 0)
+        base = scratch / "base"
+        left = [p for p in base.rglob("*") if p.name.startswith("f")]
+        self.assertTrue(left, "the interrupt left files behind")
+        cleaned = run_python(
+            ["-m", "tempcase", "clean", "--older-than", "0", "--basetemp", str(base)], cwd=scratch
+        )
+        self.assertEqual(cleaned.returncode, 0, cleaned.stderr)
+        self.assertEqual([p for p in base.rglob("*") if p.name.startswith("f")], [])
+        self.assertEqual((scratch / "outside" / "precious").read_text(), "keep")
