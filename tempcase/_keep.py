@@ -71,10 +71,14 @@ class KeptArea:
         except OSError:
             return []
         runs = []
+        user_root = os.path.dirname(self.base)
         for name in names:
             path = os.path.join(self.base, name)
             created = _marker_time(path)
-            if created is not None:
+            # A run whose run directory still exists may be live (another
+            # worker, a parallel job): its kept directories are not swept.
+            live = path != self.path and os.path.lexists(os.path.join(user_root, name))
+            if created is not None and not live:
                 runs.append((created, path))
         runs.sort(reverse=True)
         removed = []

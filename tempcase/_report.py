@@ -479,7 +479,7 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
     else:
         failing = bool(report.leaks or report.cleanup_failures)
     if report.strict and failing:
-        lines.append("tempcase: --strict: leaks and cleanup failures fail this run")
+        lines.append("tempcase: strict: leaks and cleanup failures fail this run")
     if report.kept:
         kept_dirs = _count(len(report.kept), "directory", "directories")
         status = f"{report.tracked_removed:,} removed, {kept_dirs} kept"

@@ -15,7 +15,7 @@ from typing import Iterator
 from typing_extensions import Protocol
 
 from tempcase._keep import KeptArea
-from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir
+from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir, user_root_name
 from tempcase._leaks import Detector
 from tempcase._paths import as_path_str
 from tempcase._registry import Context, Registry, Tracked
@@ -373,12 +373,14 @@ class Session:
         except FileNotFoundError:
             st = None
         identity = None
+        is_link = st is not None and stat.S_ISLNK(st.st_mode)
+        if not is_link:  # a link is only ever unlinked: it may stand anywhere
+            key = None if st is None or not stat.S_ISDIR(st.st_mode) else (st.st_dev, st.st_ino)
+            reason = self._protected_reason(absolute, key) if st is None or key else None
+            if reason:
+                raise ValueError(f"{func}: path {text!r} is {reason}; it is never removed")
         if st is not None:
             is_dir = stat.S_ISDIR(st.st_mode)
-            if is_dir:
-                reason = self._protected_reason((st.st_dev, st.st_ino))
-                if reason:
-                    raise ValueError(f"{func}: path {text!r} is {reason}; it is never removed")
             if kind == "file" and is_dir:
                 raise ValueError(
                     f"{func}: path {text!r} is a directory; use register_temp_directory"
@@ -404,26 +406,35 @@ class Session:
             _log.debug("registered %s for %r", absolute, target)
         return Path(absolute)
 
-    def _protected_reason(self, key: tuple[int, int]) -> str | None:
-        """Say why a directory must never be removed, or None."""
+    def _protected_reason(self, absolute: str, key: tuple[int, int] | None) -> str | None:
+        """Say why a directory must never be removed, or None.
+
+        By identity (device, inode) when it exists, so that aliases count;
+        by name too, so that one that does not exist yet (tempcase's own
+        per-user root before the run directory is made) is refused as well.
+        """
+        holds_run = "a directory that holds tempcase's run directory"
         candidates = [
             ("the current working directory or one of its parents", os.getcwd()),
             ("the home directory or one of its parents", os.path.expanduser("~")),
             ("the system temp dir or one of its parents", system_tempdir()),
+            (holds_run, os.path.join(os.path.abspath(self.basetemp), user_root_name(), "run")),
         ]
         if self._run is not None:
-            candidates.append(("a directory that holds tempcase's run directory", self._run.path))
-        else:
-            candidates.append(("a directory that holds tempcase's run directory", self.basetemp))
+            candidates.append((holds_run, self._run.path))
+        real = os.path.realpath(absolute)
         for reason, start in candidates:
             current = os.path.abspath(start)
             while True:
-                try:
-                    st = os.stat(current)
-                except OSError:
-                    st = None
-                if st is not None and (st.st_dev, st.st_ino) == key:
+                if current in (absolute, real):
                     return reason
+                if key is not None:
+                    try:
+                        st = os.stat(current)
+                    except OSError:
+                        st = None
+                    if st is not None and (st.st_dev, st.st_ino) == key:
+                        return reason
                 parent = os.path.dirname(current)
                 if parent == current:
                     break

@@ -829,7 +829,7 @@ class SettingsTest(CliTestCase):
         )
         proc = self.run_in(directory)
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertIn("--strict", proc.stderr)
+        self.assertIn("tempcase: strict:", proc.stderr)
         # The environment beats the file, the command line beats the environment.
         env_wins = self.run_in(directory, env={"TEMPCASE_STRICT": "0"})
         self.assertEqual(env_wins.returncode, 0, env_wins.stderr)
@@ -843,13 +843,13 @@ class SettingsTest(CliTestCase):
         )
         proc = self.run_in(directory)
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertIn("--strict", proc.stderr)
+        self.assertIn("tempcase: strict:", proc.stderr)
 
     def test_setup_cfg_is_read(self) -> None:
         directory = self.project("setup", {"setup.cfg": "[tempcase]\nstrict = true\n"})
         proc = self.run_in(directory)
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertIn("--strict", proc.stderr)
+        self.assertIn("tempcase: strict:", proc.stderr)
 
     def assert_one_line_error(self, proc: subprocess.CompletedProcess[str], *words: str) -> None:
         self.assertEqual(proc.returncode, 2, proc.stderr)
@@ -907,7 +907,7 @@ class FrontEndsTest(CliTestCase):
         }
         expected = self.normalised(runs["python -m tempcase"])
         self.assertIn("could not be removed", "\n".join(expected))
-        self.assertIn("--strict", "\n".join(expected))
+        self.assertIn("tempcase: strict:", "\n".join(expected))
         for name, proc in runs.items():
             with self.subTest(front_end=name):
                 self.assertEqual(self.normalised(proc), expected)

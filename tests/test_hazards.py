@@ -175,11 +175,6 @@ class TeethPulledTest(unittest.TestCase):
         self.assert_untouched()
         self.assertTrue(run_dir.is_dir())
 
-    # BUG: Session.register (_session.py) checks protected directories only for a
-    # path that exists.  The basetemp (or the per-user root) registered before the
-    # run directory is made passes, and the scope's cleanup then removes the whole
-    # per-user root: this run's live run directory and those of concurrent runs.
-    @unittest.expectedFailure
     def test_register_refuses_the_basetemp_before_the_run_directory_exists(self) -> None:
         base = self.scratch / "base"
         with self.pulled(), warnings.catch_warnings():

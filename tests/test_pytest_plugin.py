@@ -577,7 +577,7 @@ class StrictTest(PluginTestCase):
         self.assertEqual(result.ret, 1, self.output(result))
         result.assert_outcomes(passed=2)
         result.stdout.fnmatch_lines(
-            ["tempcase: --strict: leaks and cleanup failures fail this run"]
+            ["tempcase: strict: leaks and cleanup failures fail this run"]
         )
 
     def test_clean_run_passes_under_strict(self) -> None:

@@ -363,7 +363,7 @@ class OtherSectionsTest(_ReportTestCase):
         leaks = [_leak("a.T.test_x")]
         lines = render_text(_report(leaks, fresh=[], baseline="old.json", strict=True))
         self.assertIn("tempcase: no leaks beyond the baseline old.json", lines)
-        self.assertFalse(any("--strict" in line for line in lines))
+        self.assertFalse(any(line.startswith("tempcase: strict:") for line in lines))
 
     def test_no_baseline_line_without_a_baseline(self) -> None:
         lines = render_text(_report([_leak("a.T.test_x")]))
@@ -371,21 +371,21 @@ class OtherSectionsTest(_ReportTestCase):
 
     def test_strict_line_with_leaks(self) -> None:
         lines = render_text(_report([_leak("a.T.test_x")], strict=True))
-        self.assertIn("tempcase: --strict: leaks and cleanup failures fail this run", lines)
+        self.assertIn("tempcase: strict: leaks and cleanup failures fail this run", lines)
 
     def test_strict_line_with_cleanup_failures(self) -> None:
         failure = CleanupError("a.T.t", Path("/r"), "busy")
         lines = render_text(_report(failures=[failure], strict=True))
-        self.assertTrue(any("--strict" in line for line in lines))
+        self.assertTrue(any(line.startswith("tempcase: strict:") for line in lines))
 
     def test_strict_line_with_new_leaks(self) -> None:
         leaks = [_leak("a.T.test_x")]
         lines = render_text(_report(leaks, fresh=leaks, baseline="b.json", strict=True))
-        self.assertTrue(any("--strict" in line for line in lines))
+        self.assertTrue(any(line.startswith("tempcase: strict:") for line in lines))
 
     def test_no_strict_line_without_strict(self) -> None:
         lines = render_text(_report([_leak("a.T.test_x")]))
-        self.assertFalse(any("--strict" in line for line in lines))
+        self.assertFalse(any(line.startswith("tempcase: strict:") for line in lines))
 
 
 class EncodingTest(_ReportTestCase):

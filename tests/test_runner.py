@@ -87,7 +87,7 @@ class ReportTest(unittest.TestCase):
             result, lines = run_with(U, settings=Settings(strict=True))
         self.assertFalse(result.wasSuccessful())
         self.assertEqual(result.failures + result.errors, [])
-        self.assertIn("tempcase: --strict: leaks and cleanup failures fail this run", lines)
+        self.assertIn("tempcase: strict: leaks and cleanup failures fail this run", lines)
         self.assertIn("FAILED", "\n".join(lines))
 
     def test_strict_with_a_baseline_fails_only_on_new_leaks(self) -> None:
