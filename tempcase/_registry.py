@@ -94,6 +94,10 @@ class Registry:
         most tests track nothing, and pay nothing for it."""
         return Context(name, scope)
 
+    def is_kept(self, ctx: Context) -> bool:
+        """Whether *ctx* is kept (it has tracked something since it was made)."""
+        return id(ctx) in self._live
+
     def adopt(self, ctx: Context) -> None:
         """Keep *ctx* until it is dropped: it tracks something now.  Call with the lock held."""
         self._live[id(ctx)] = ctx

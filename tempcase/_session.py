@@ -175,9 +175,11 @@ class Session:
     def end_context(self, ctx: Context) -> CleanupResult:
         """Clean *ctx* if that has not happened, stop it being current, forget it."""
         if not ctx.dirs and not ctx.external and not ctx.created:
-            # Nothing tracked, never kept: most tests end here, cheaply.
+            # Nothing tracked (now): most tests end here, cheaply.
             ctx.closed = True
             self.registry.pop(ctx)
+            if self.registry.is_kept(ctx):  # it tracked something once
+                self.registry.drop(ctx)
             return _NOTHING
         try:
             return CleanupResult() if ctx.closed else self.clean(ctx)
