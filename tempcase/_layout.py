@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from tempcase._paths import is_windows_reserved
+from tempcase._real import OS
 
 try:
     import fcntl
@@ -219,5 +220,5 @@ class RunDirectory:
     def release(self) -> None:
         """Let go of the run's lock (the run directory is removed by then)."""
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            OS.close(self._lock_fd)  # the real close, even under a fake file system
             self._lock_fd = None

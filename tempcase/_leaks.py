@@ -219,6 +219,20 @@ class Place:
             return False
 
 
+def _as_path(path: str) -> Path:
+    """A ``Path`` for a record, also while pyfakefs is active.
+
+    pyfakefs swaps ``pathlib``: on 3.12+ a ``Path`` made through the swapped
+    name breaks once the fake file system is gone, while on 3.11 and older the
+    real class itself cannot be used while it is active.  Take the real class
+    where it works, else the name as it stands.
+    """
+    try:
+        return OS.path(path)
+    except Exception:
+        return Path(path)
+
+
 # changed() of a directory that has disappeared: list it (as empty) again.
 _MISSING = os.stat_result((0,) * 10)
 
@@ -425,7 +439,7 @@ class Detector:
             removed = False
             if place.where != "sandbox" and self.remove_root_leaks:
                 removed = self._remove_own(path, started)
-            leaks.append(Leak(context, scope, Path(path), kind, place.where, size, removed))
+            leaks.append(Leak(context, scope, _as_path(path), kind, place.where, size, removed))
         return leaks
 
     def _remove_own(self, path: str, since: float) -> bool:

@@ -11,6 +11,7 @@ means a test that mocks ``os.unlink`` sees none of tempcase's calls.
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 from typing import Any, Callable
 
@@ -34,6 +35,7 @@ class _RealOs:
         "lstat",
         "makedirs",
         "open",
+        "path",
         "read",
         "rmdir",
         "rmtree",
@@ -52,6 +54,9 @@ class _RealOs:
         self.lstat = os.lstat
         self.makedirs = os.makedirs
         self.open = os.open
+        # pyfakefs swaps pathlib.Path too: a Path made while it is active
+        # breaks once it is gone (on 3.12), so records are made with this.
+        self.path = pathlib.Path
         self.read = os.read
         self.rmdir = os.rmdir
         self.rmtree = shutil.rmtree

@@ -149,10 +149,14 @@ class TempCaseResult(unittest.TextTestResult):
     def detect(self, context: str | None, scope: str, *, end: bool = False) -> None:
         """A scope boundary: take what appeared since the last one as *scope*'s."""
         detector = self.detector
-        if detector is not None:
+        if detector is None:
+            return
+        try:
             self.leaks.extend(detector.boundary(context, scope))
             if end:
                 self.leaks.extend(detector.end_scope(context, scope))
+        except Exception:
+            _log.debug("detection failed at the end of %r", context, exc_info=True)
 
     def finish_run(self) -> None:
         """Clean what the run left (session, classes, modules) and stop listening.
