@@ -20,9 +20,6 @@ from tempcase._session import get_session
 __all__ = ["main"]
 
 PROG = "python -m tempcase"
-# Words reserved for the subcommands of later versions; today they are refused
-# clearly instead of being taken for test names.
-_PLANNED = ("migrate",)
 
 _DESCRIPTION = f"""\
 Run unittest tests with per-test temporary files cleaned up and a leak report.
@@ -98,6 +95,15 @@ def _parser() -> Parser:
         metavar="DIR",
         action="append",
         help="another directory whose top level is compared around each test (repeatable)",
+    )
+    group.add_argument(
+        "--no-system-tmp",
+        dest="system_tmp",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not compare /tmp when TMPDIR points elsewhere (a shared machine "
+        "where other jobs write there)",
     )
     group.add_argument(
         "--ignore",
@@ -177,8 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[1:]
     parser = _parser()
     try:
-        if args and args[0] in _PLANNED:
-            raise UsageError(f"the '{args[0]}' command is not available in this version")
         if "-h" in args or "--help" in args:
             return _print_help(parser)
         options, rest = parser.parse_known_args(args)

@@ -49,6 +49,8 @@ class Settings:
     :param keep: keep test directories: ``never``, ``failed`` or ``always``.
     :param basetemp: where tempcase's per-user root lives.
     :param watch: more directories whose top level is compared around each test.
+    :param system_tmp: also compare ``/tmp`` when the temp dir is elsewhere;
+        turn it off on a shared machine where other jobs write there.
     :param ignore: name patterns never reported, added to
         :data:`DEFAULT_IGNORE` (multiprocessing's and coverage's files).
     :param sources: where each setting came from, by name, in words.
@@ -64,6 +66,7 @@ class Settings:
     keep: str = "never"
     basetemp: str | None = None
     watch: tuple[str, ...] = ()
+    system_tmp: bool = True
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -119,6 +122,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "keep": _keep,
     "basetemp": _path,
     "watch": _paths,
+    "system_tmp": _boolean,
     "ignore": _patterns,
 }
 
@@ -126,7 +130,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 def _convert(name: str, raw: object, source: str) -> Any:
     """Parse one raw value; a bad one is a :class:`ConfigError` naming it and its source."""
     try:
-        if isinstance(raw, bool) and name in ("detect", "remove_root_leaks", "strict"):
+        if isinstance(raw, bool) and _PARSERS[name] is _boolean:
             return raw
         if isinstance(raw, list) and name in ("watch", "ignore"):
             for item in raw:

@@ -246,6 +246,8 @@ class Detector:
     :param remove_root_leaks: also remove leaks in the temp dir and watched
         directories that the current user owns and that were made during the
         scope.
+    :param watch_system_tmp: also compare ``/tmp`` when the temp dir is
+        elsewhere (hard-coded ``/tmp`` paths are the commonest legacy leak).
     :param use_inotify: on Linux, let the kernel say what changed (one
         ``ioctl`` per boundary for all places) instead of comparing mtimes.
     """
@@ -258,7 +260,9 @@ class Detector:
         watch: Sequence[str] = (),
         remove_root_leaks: bool = False,
         use_inotify: bool = True,
+        watch_system_tmp: bool = True,
     ) -> None:
+        self.watch_system_tmp = watch_system_tmp
         self.sandbox = os.path.join(run_dir, "tmp")
         self.ignore = tuple(ignore)
         self.watch = tuple(os.path.abspath(w) for w in watch)
@@ -298,7 +302,12 @@ class Detector:
             Place(self.sandbox, "sandbox", self.ignore, own=True),
             Place(root, "temp-root", ignore),
         ]
-        if os.name == "posix" and os.path.isdir("/tmp") and os.path.realpath(root) != "/tmp":
+        if (
+            self.watch_system_tmp
+            and os.name == "posix"
+            and os.path.isdir("/tmp")
+            and os.path.realpath(root) != "/tmp"
+        ):
             # Hard-coded /tmp paths are the commonest legacy leak.
             self.places.append(Place("/tmp", "temp-root", ignore))
         for directory in self.watch:

@@ -54,6 +54,7 @@ def install_detector(session: Session, settings: Settings) -> Detector:
         ignore=settings.ignore,
         watch=settings.watch,
         remove_root_leaks=settings.remove_root_leaks,
+        watch_system_tmp=settings.system_tmp,
     )
     detector.install()
     session.detector = detector

@@ -114,6 +114,8 @@ def run_python(
     tmp.mkdir(exist_ok=True)
     for name in ("TMPDIR", "TEMP", "TMP"):
         child_env[name] = str(tmp)
+    # Other processes write in the shared /tmp; only tests about it compare it.
+    child_env["TEMPCASE_SYSTEM_TMP"] = "0"
     child_env.pop("PYTHONWARNINGS", None)
     if env:
         child_env.update(env)
