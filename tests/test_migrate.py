@@ -1,0 +1,613 @@
+"""tempcase migrate: the rewrites, what is left alone and why, the command line, and a real run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import textwrap
+import unittest
+from unittest import mock
+
+from tempcase._migrate import main
+from tests.support import fresh_session, make_scratch, run_python
+
+try:
+    import libcst  # noqa: F401
+
+    HAVE_LIBCST = True
+except ImportError:
+    HAVE_LIBCST = False
+
+needs_libcst = unittest.skipUnless(HAVE_LIBCST, "needs libcst (pip install tempcase[migrate])")
+
+
+def migrate(source: str) -> tuple[str, list[str]]:
+    """The migrated text of *source* and its skip lines (``line:col: reason``)."""
+    from tempcase._migrate_module import migrate_module
+
+    outcome = migrate_module(textwrap.dedent(source).encode("utf-8"), set())
+    return outcome.code, [f"{line}:{col}: {reason}" for line, col, reason in outcome.skips]
+
+
+def run_main(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(args))
+    return status, out.getvalue(), err.getvalue()
+
+
+HEAD = "import os\nimport shutil\nimport tempfile\nimport unittest\n"
+NEW_HEAD = HEAD + "import tempcase\n"
+
+
+@needs_libcst
+class RewriteTest(unittest.TestCase):
+    """Each rewrite, before and after, exactly."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def check(self, before: str, after: str) -> None:
+        code, skips = migrate(HEAD + textwrap.dedent(before))
+        self.assertEqual(skips, [])
+        self.assertEqual(code, NEW_HEAD + textwrap.dedent(after))
+
+    def test_mkdtemp_removed_in_teardown_becomes_create_temp_directory(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def setUp(self):
+                    self.work = tempfile.mkdtemp(prefix="work-")
+
+                def tearDown(self):
+                    shutil.rmtree(self.work)
+
+                def test_x(self):
+                    open(self.work + "/a", "w").close()
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.work = os.fspath(self.create_temp_directory(prefix="work-"))
+
+                def tearDown(self):
+                    pass
+
+                def test_x(self):
+                    open(self.work + "/a", "w").close()
+            """,
+        )
+
+    def test_mkdtemp_with_add_cleanup_drops_the_cleanup(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def test_x(self):
+                    d = tempfile.mkdtemp()
+                    self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+                    self.assertTrue(os.path.isdir(d))
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    d = os.fspath(self.create_temp_directory())
+                    self.assertTrue(os.path.isdir(d))
+            """,
+        )
+
+    def test_try_finally_rmtree_is_unwrapped(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def test_x(self):
+                    d = tempfile.mkdtemp()
+                    # the body
+                    try:
+                        self.assertTrue(os.path.isdir(d))
+                    finally:
+                        shutil.rmtree(d)
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    d = os.fspath(self.create_temp_directory())
+                    # the body
+                    self.assertTrue(os.path.isdir(d))
+            """,
+        )
+
+    def test_mkstemp_and_close_become_create_temp_file(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def test_x(self):
+                    fd, path = tempfile.mkstemp(suffix=".zip", prefix="z")
+                    os.close(fd)
+                    self.assertTrue(path.endswith(".zip"))
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    path = os.fspath(self.create_temp_file(suffix=".zip", prefix="z"))
+                    self.assertTrue(path.endswith(".zip"))
+            """,
+        )
+
+    def test_named_temporary_file_written_then_used_by_name(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def test_x(self):
+                    f = tempfile.NamedTemporaryFile(suffix=".dat", delete=False)
+                    f.write(b"\\0" * 3)
+                    f.close()
+                    self.assertEqual(os.path.getsize(f.name), 3)
+                    os.unlink(f.name)
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    f_path = os.fspath(self.create_temp_file(b"\\0" * 3, suffix=".dat"))
+                    self.assertEqual(os.path.getsize(f_path), 3)
+            """,
+        )
+
+    def test_named_temporary_file_in_with_block(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def test_x(self):
+                    with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as f:
+                        f.write("Zoë")
+                    self.assertTrue(os.path.exists(f.name))
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    f_path = os.fspath(self.create_temp_file("Zoë"))
+                    self.assertTrue(os.path.exists(f_path))
+            """,
+        )
+
+    def test_temporary_directory_cleaned_in_teardown_keeps_name(self) -> None:
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def setUp(self):
+                    self.td = tempfile.TemporaryDirectory(prefix="td-")
+
+                def tearDown(self):
+                    self.td.cleanup()
+                    super().tearDown()
+
+                def test_x(self):
+                    self.assertTrue(os.path.isdir(self.td.name))
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.td = self.create_temp_directory(prefix="td-")
+
+                def tearDown(self):
+                    super().tearDown()
+
+                def test_x(self):
+                    self.assertTrue(os.path.isdir(self.td.name))
+            """,
+        )
+
+    def test_comments_and_formatting_are_kept(self) -> None:
+        before = """\
+            class T(  unittest.TestCase ):  # odd spacing stays
+                '''Doc.'''
+
+                def setUp(self):
+                    # why a directory
+                    self.d = tempfile.mkdtemp(  prefix = 'x-' )  # trailing comment
+                    self.values = [1,2,   3]  # untouched
+
+                def tearDown(self):
+                    x = 1 ;  y = 2
+                    shutil.rmtree(self.d)  # gone
+            """
+        code, skips = migrate(HEAD + textwrap.dedent(before))
+        self.assertEqual(skips, [])
+        self.assertIn("class T(  tempcase.TempFileTestCase, unittest.TestCase ):  # odd", code)
+        self.assertIn("        # why a directory\n", code)
+        self.assertIn(
+            "self.d = os.fspath(self.create_temp_directory(prefix='x-'))  # trailing comment",
+            code,
+        )
+        self.assertIn("self.values = [1,2,   3]  # untouched", code)
+        self.assertIn("x = 1 ;  y = 2\n", code)
+        self.assertNotIn("rmtree", code)
+        self.assertNotIn("# gone", code)
+
+    def test_existing_imports_are_used_not_repeated(self) -> None:
+        source = """\
+            import os, tempfile
+            import unittest
+            from tempcase import TempFileTestCase
+
+
+            class T(unittest.TestCase):
+                def test_x(self):
+                    fd, p = tempfile.mkstemp()
+                    os.close(fd)
+            """
+        code, _ = migrate(source)
+        self.assertIn("class T(TempFileTestCase, unittest.TestCase):", code)
+        self.assertNotIn("import tempcase\n", code)
+        self.assertEqual(code.count("import os"), 1)
+
+    def test_aliased_and_from_imports_are_resolved(self) -> None:
+        source = """\
+            import tempfile as tf
+            from os import close
+            from unittest import TestCase
+
+
+            class T(TestCase):
+                def test_x(self):
+                    fd, p = tf.mkstemp()
+                    close(fd)
+            """
+        code, skips = migrate(source)
+        self.assertEqual(skips, [])
+        self.assertIn("class T(tempcase.TempFileTestCase, TestCase):", code)
+        self.assertIn("p = os.fspath(self.create_temp_file())", code)
+        self.assertIn("import os\n", code)
+
+
+@needs_libcst
+class MroTest(unittest.TestCase):
+    """The mixin goes first, once, and only where the bases are known."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def test_class_that_has_the_mixin_gets_no_second_one(self) -> None:
+        code, skips = migrate(
+            HEAD
+            + "import tempcase\n\nclass T(tempcase.TestCase):\n"
+            + "    def test_x(self):\n        fd, p = tempfile.mkstemp()\n        os.close(fd)\n"
+        )
+        self.assertEqual(skips, [])
+        self.assertIn("class T(tempcase.TestCase):", code)
+        self.assertEqual(code.count("TempFileTestCase"), 0)
+        self.assertEqual(code.count("import tempcase"), 1)
+
+    def test_subclass_of_a_converted_local_base_inherits_the_mixin(self) -> None:
+        code, skips = migrate(
+            HEAD
+            + "class Base(unittest.TestCase):\n"
+            + "    def test_a(self):\n        fd, p = tempfile.mkstemp()\n        os.close(fd)\n\n"
+            + "class Sub(Base):\n"
+            + "    def test_b(self):\n        fd, q = tempfile.mkstemp()\n        os.close(fd)\n"
+        )
+        self.assertEqual(skips, [])
+        self.assertIn("class Base(tempcase.TempFileTestCase, unittest.TestCase):", code)
+        self.assertIn("class Sub(Base):", code)
+        self.assertIn("q = os.fspath(self.create_temp_file())", code)
+        namespace: dict[str, object] = {}
+        exec(compile(code, "<migrated>", "exec"), namespace)  # the MRO is valid
+
+    def test_local_mixin_base_goes_after_the_tempcase_mixin(self) -> None:
+        code, _ = migrate(
+            HEAD
+            + "class Helpers:\n    pass\n\n"
+            + "class T(Helpers, unittest.TestCase):\n"
+            + "    def test_b(self):\n        fd, q = tempfile.mkstemp()\n        os.close(fd)\n"
+        )
+        self.assertIn("class T(tempcase.TempFileTestCase, Helpers, unittest.TestCase):", code)
+
+    def test_unresolvable_base_is_left_alone(self) -> None:
+        code, skips = migrate(
+            HEAD
+            + "from helpers import BaseTest\n\nclass T(BaseTest):\n"
+            + "    def test_x(self):\n        fd, p = tempfile.mkstemp()\n        os.close(fd)\n"
+        )
+        self.assertNotIn("create_temp_file", code)
+        self.assertEqual(skips, ["9:17: the base BaseTest of class T cannot be resolved"])
+
+    def test_base_that_a_subclass_lists_after_the_mixin_is_left_alone(self) -> None:
+        from tempcase._migrate_module import migrate_module
+
+        source = (
+            HEAD
+            + "class Base(unittest.TestCase):\n"
+            + "    def test_a(self):\n        fd, p = tempfile.mkstemp()\n        os.close(fd)\n"
+        )
+        outcome = migrate_module(source.encode(), {"Base"})
+        self.assertEqual(outcome.code, source)
+        self.assertIn("would make that MRO inconsistent", outcome.skips[0][2])
+
+    def test_class_defining_a_helper_name_is_left_alone(self) -> None:
+        code, skips = migrate(
+            HEAD
+            + "class T(unittest.TestCase):\n"
+            + "    def create_temp_file(self):\n        return 1\n\n"
+            + "    def test_x(self):\n        fd, p = tempfile.mkstemp()\n        os.close(fd)\n"
+        )
+        self.assertNotIn("self.create_temp_file(", code)
+        self.assertIn("defines create_temp_file, which TempFileTestCase provides", skips[0])
+
+
+LEFT_ALONE = {
+    "returned": (
+        "    def make(self):\n        return tempfile.mkdtemp()\n",
+        "it is returned, so the path escapes the test",
+    ),
+    "returned_later": (
+        "    def make(self):\n        d = tempfile.mkdtemp()\n        return d\n",
+        "it is returned",
+    ),
+    "stored_on_class": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp()\n        type(self).shared = d\n",
+        "it is stored outside the test (type(self).shared)",
+    ),
+    "reached_through_class": (
+        "    def setUp(self):\n        self.d = tempfile.mkdtemp()\n"
+        "    @classmethod\n    def tearDownClass(cls):\n        print(cls.d)\n",
+        "self.d is also reached as cls.d, beyond this test",
+    ),
+    "global": (
+        "    def test_x(self):\n        global SHARED\n        SHARED = tempfile.mkdtemp()\n",
+        "it is stored in the global 'SHARED'",
+    ),
+    "kept_across_tests": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp()\n        sys.path.append(d)\n",
+        "it is kept by sys.path.append(), beyond the test",
+    ),
+    "nested_function": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp()\n"
+        "        def later():\n            return d\n        CALLBACKS.append(later)\n",
+        "it is used in a nested function or class, which may outlive the test",
+    ),
+    "classmethod": (
+        "    @classmethod\n    def setUpClass(cls):\n        cls.d = tempfile.mkdtemp()\n",
+        "in a classmethod: shared by the class's tests",
+    ),
+    "dir": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp(dir='.')\n",
+        "dir= is kept as it is (tempcase decides where the path lives)",
+    ),
+    "suffix_on_directory": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp(suffix='x')\n",
+        "suffix= has no tempcase equivalent",
+    ),
+    "bytes_prefix": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp(prefix=b'x')\n",
+        "prefix= is not a str literal (bytes would change the path's type)",
+    ),
+    "descriptor_used": (
+        "    def test_x(self):\n        fd, p = tempfile.mkstemp()\n"
+        "        os.write(fd, b'x')\n        os.close(fd)\n",
+        "the descriptor 'fd' is used, not only closed",
+    ),
+    "descriptor_not_closed": (
+        "    def test_x(self):\n        fd, p = tempfile.mkstemp()\n",
+        "the descriptor 'fd' is not closed once with os.close()",
+    ),
+    "removed_part_way": (
+        "    def test_x(self):\n        d = tempfile.mkdtemp()\n        shutil.rmtree(d)\n"
+        "        self.assertFalse(os.path.exists(d))\n",
+        "line 11 removes it part-way through the test",
+    ),
+    "file_used_as_file": (
+        "    def test_x(self):\n        f = tempfile.NamedTemporaryFile(delete=False)\n"
+        "        f.write(b'x')\n        f.close()\n        g(f)\n",
+        "f is used as a file after it is written, not only through f.name",
+    ),
+    "text_in_locale_encoding": (
+        "    def test_x(self):\n        f = tempfile.NamedTemporaryFile('w', delete=False)\n"
+        "        f.write('Zoë')\n        f.close()\n",
+        "non-literal or non-ASCII text without encoding='utf-8' depends on the locale",
+    ),
+    "temporary_directory_used_as_object": (
+        "    def setUp(self):\n        self.td = tempfile.TemporaryDirectory()\n"
+        "        self.addCleanup(self.td.cleanup)\n"
+        "    def test_x(self):\n        with self.td as name:\n            pass\n",
+        "self.td is used as",
+    ),
+    "temporary_directory_never_cleaned": (
+        "    def setUp(self):\n        self.td = tempfile.TemporaryDirectory()\n",
+        "it is never cleaned up explicitly (tearDown or addCleanup)",
+    ),
+}
+
+
+@needs_libcst
+class LeftAloneTest(unittest.TestCase):
+    """What cannot be proved safe is unchanged, with one reason per occurrence."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def test_each_unsafe_occurrence_is_left_alone_with_its_reason(self) -> None:
+        for name, (body, reason) in LEFT_ALONE.items():
+            with self.subTest(name):
+                source = "import sys\n" + HEAD + "\n\nclass T(unittest.TestCase):\n" + body
+                code, skips = migrate(source)
+                self.assertEqual(code, source)
+                self.assertEqual(len(skips), 1, skips)
+                self.assertIn(reason, skips[0])
+
+    def test_code_outside_a_test_case_is_reported(self) -> None:
+        source = HEAD + "\nROOT = tempfile.mkdtemp()\n\ndef helper():\n    d = tempfile.mkdtemp()\n"
+        code, skips = migrate(source)
+        self.assertEqual(code, source)
+        self.assertEqual(
+            skips,
+            [
+                "6:8: not in a TestCase method (module or class level code)",
+                "9:9: not in a TestCase method (in function helper())",
+            ],
+        )
+
+    def test_plain_class_is_not_a_test_case(self) -> None:
+        source = HEAD + "\nclass Tool:\n    def run(self):\n        d = tempfile.mkdtemp()\n"
+        _, skips = migrate(source)
+        self.assertEqual(skips, ["8:13: class Tool is not a unittest.TestCase subclass"])
+
+    def test_star_import_is_reported_as_unresolved(self) -> None:
+        source = "from tempfile import *\n\ndef f():\n    return mkdtemp()\n"
+        code, skips = migrate(source)
+        self.assertEqual(code, source)
+        self.assertEqual(skips, ["4:12: the call could not be resolved for a rewrite"])
+
+    def test_ignore_comment_leaves_the_line_alone_silently(self) -> None:
+        source = (
+            HEAD
+            + "class T(unittest.TestCase):\n    def test_x(self):\n"
+            + "        fd, p = tempfile.mkstemp()  # tempcase: ignore[TC102]\n"
+            + "        os.close(fd)\n"
+        )
+        self.assertEqual(migrate(source), (source, []))
+
+    def test_with_temporary_directory_is_not_legacy(self) -> None:
+        source = (
+            HEAD + "class T(unittest.TestCase):\n    def test_x(self):\n"
+            "        with tempfile.TemporaryDirectory() as d:\n            pass\n"
+        )
+        self.assertEqual(migrate(source), (source, []))
+
+
+SAMPLE = HEAD + textwrap.dedent(
+    """
+    class UnpackTest(unittest.TestCase):
+        def setUp(self):
+            self.work = tempfile.mkdtemp()
+            self.td = tempfile.TemporaryDirectory()
+            self.addCleanup(self.td.cleanup)
+
+        def tearDown(self):
+            shutil.rmtree(self.work)
+
+        def test_writes(self):
+            fd, path = tempfile.mkstemp(suffix=".txt")
+            os.close(fd)
+            with open(path, "w") as f:
+                f.write("x")
+            self.assertEqual(os.path.getsize(path), 1)
+            self.assertTrue(os.path.isdir(self.work))
+            self.assertTrue(os.path.isdir(self.td.name))
+
+        def test_named(self):
+            f = tempfile.NamedTemporaryFile(suffix=".dat", delete=False)
+            f.write(b"abc")
+            f.close()
+            with open(f.name, "rb") as stream:
+                self.assertEqual(stream.read(), b"abc")
+
+        def test_returned(self):
+            self.assertTrue(os.path.isdir(self.make()))
+
+        def make(self):
+            d = tempfile.mkdtemp()
+            self.addCleanup(shutil.rmtree, d)
+            return d
+    """
+)
+
+
+@needs_libcst
+class IdempotenceTest(unittest.TestCase):
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def test_second_run_changes_nothing(self) -> None:
+        once, skips = migrate(SAMPLE)
+        self.assertNotEqual(once, SAMPLE)
+        self.assertEqual(len(skips), 1)
+        twice, skips_again = migrate(once)
+        self.assertEqual(twice, once)
+        reasons = [skip.split(": ", 1)[1] for skip in skips]
+        self.assertEqual([skip.split(": ", 1)[1] for skip in skips_again], reasons)
+
+
+@needs_libcst
+class CommandTest(unittest.TestCase):
+    """``migrate`` through ``main``, and the suite it produces run for real."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+        self.scratch = make_scratch(self)
+        self.file = self.scratch / "test_sample.py"
+        self.file.write_text(SAMPLE, encoding="utf-8")
+
+    def test_diff_is_the_default_and_changes_nothing(self) -> None:
+        status, out, err = run_main(str(self.file))
+        self.assertEqual(status, 0)
+        self.assertIn("-class UnpackTest(unittest.TestCase):", out)
+        self.assertIn("+class UnpackTest(tempcase.TempFileTestCase, unittest.TestCase):", out)
+        self.assertEqual(self.file.read_text(encoding="utf-8"), SAMPLE)
+        self.assertIn(f"{self.file}:35:13: skipped: it is returned", err)
+        self.assertIn("1 file to rewrite (4 rewrites), 1 occurrence left alone", err)
+
+    def test_write_rewrites_in_place_and_check_reports_changes(self) -> None:
+        self.assertEqual(run_main("--check", str(self.file))[0], 1)
+        status, out, _ = run_main("--write", str(self.scratch))
+        self.assertEqual((status, out), (0, ""))
+        text = self.file.read_text(encoding="utf-8")
+        self.assertIn("self.work = os.fspath(self.create_temp_directory())", text)
+        self.assertEqual(run_main("--check", str(self.file))[:2], (0, ""))
+
+    def test_diff_and_write_together_are_refused(self) -> None:
+        status, _, err = run_main("--diff", "--write", str(self.file))
+        self.assertEqual(status, 2)
+        self.assertEqual(len(err.strip().splitlines()), 1)
+
+    def test_missing_path_is_a_usage_error(self) -> None:
+        status, _, err = run_main(str(self.scratch / "nope.py"))
+        self.assertEqual(status, 2)
+        self.assertIn("no such file or directory", err)
+
+    def test_unparsable_file_is_reported_and_skipped(self) -> None:
+        bad = self.scratch / "bad.py"
+        bad.write_text("def (:\n", encoding="utf-8")
+        status, out, err = run_main(str(bad))
+        self.assertEqual((status, out), (0, ""))
+        self.assertIn(f"{bad}:1:", err)
+        self.assertIn("skipped", err)
+
+    def test_migrated_suite_runs_clean_where_the_original_leaked(self) -> None:
+        suite = self.scratch / "suite"
+        suite.mkdir()
+        (suite / "test_legacy.py").write_text(
+            SAMPLE.replace("self.assertTrue(os.path.isdir(self.make()))", "self.assertTrue(True)"),
+            "utf-8",
+        )
+        args = ["-m", "tempcase", "discover", "-s", "suite", "--strict"]
+        before = run_python(args, cwd=self.scratch)
+        self.assertEqual(before.returncode, 1, before.stderr)
+        self.assertIn("test_named", before.stderr + before.stdout)
+        migrated = run_python(["-m", "tempcase", "migrate", "--write", "suite"], cwd=self.scratch)
+        self.assertEqual(migrated.returncode, 0, migrated.stderr)
+        after = run_python(args, cwd=self.scratch)
+        self.assertEqual(after.returncode, 0, after.stdout + after.stderr)
+        self.assertIn("Ran 3 tests", after.stderr)
+        self.assertIn("OK", after.stderr)
+        self.assertNotIn("leak", (after.stdout + after.stderr).lower())
+
+
+class MissingLibcstTest(unittest.TestCase):
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def test_missing_libcst_is_one_line_and_status_2(self) -> None:
+        scratch = make_scratch(self)
+        (scratch / "t.py").write_text("x = 1\n", encoding="utf-8")
+        with mock.patch.dict(sys.modules, {"libcst": None}):
+            status, out, err = run_main(str(scratch / "t.py"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(
+            err,
+            "python -m tempcase migrate: error: the migrate command needs libcst: "
+            "pip install tempcase[migrate]\n",
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
