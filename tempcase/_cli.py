@@ -28,6 +28,7 @@ usage: {PROG} [unittest arguments] [tempcase options]
        {PROG} audit [unittest arguments] [tempcase options]
        {PROG} scan PATH... [--check] [--format {{text,json}}]
        {PROG} clean [--older-than AGE] [--dry-run] [--basetemp DIR]
+       {PROG} migrate PATH... [--diff | --write]
 
 Takes the same arguments as `python -m unittest` (discover -s -p -t, test
 names, -v -q -f -c -b -k, ...) and prints unittest's usual output, then
@@ -39,6 +40,8 @@ commands:
   scan    find legacy temp-file code (mkdtemp, mkstemp, /tmp paths, ...)
           without running it; `scan --help` for its options
   clean   remove what killed runs left behind; `clean --help` for its options
+  migrate rewrite legacy temp-file code to tempcase (needs libcst: pip install
+          tempcase[migrate]); `migrate --help` for its options
 """
 
 
@@ -178,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tempcase._orphans import main as clean_main
 
         return clean_main(args[1:])
+    if args and args[0] == "migrate":
+        from tempcase._migrate import main as migrate_main
+
+        return migrate_main(args[1:])
     audit = bool(args) and args[0] == "audit"
     if audit:
         args = args[1:]

@@ -989,7 +989,7 @@ class HelpTest(CliTestCase):
             self.assertIn(option, proc.stdout)
         for option in ("--failfast", "--catch", "--buffer", "TESTNAMEPATTERNS", "--locals"):
             self.assertIn(option, proc.stdout)
-        for command in ("audit", "scan", "clean"):
+        for command in ("audit", "scan", "clean", "migrate"):
             self.assertIn(command, proc.stdout)
 
     def test_an_unknown_option_of_a_command_is_refused_in_one_line(self) -> None:
