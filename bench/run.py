@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.dont_write_bytecode = True  # nothing is written in the checkout
 
 from _report import PER_TEST_COMPARISONS, judge, markdown, restructured, summary  # noqa: E402
 from _suites import (  # noqa: E402
