@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
 import stat
 import sys
 import time
@@ -336,26 +337,103 @@ def _chmod_dir(name: str, st: os.stat_result, dir_fd: int | None) -> None:
     _chmod(name, mode, dir_fd=dir_fd)
 
 
+class _MountTable:
+    """The mount points of this process (Linux), read again only when they change.
+
+    The kernel marks an open ``/proc/self/mountinfo`` with a priority event
+    when a file system is mounted or unmounted: a ``poll`` with no wait tells
+    whether the table read last is still true, so a removal costs one system
+    call here, not a read and parse of the table.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._source = ""
+        self._fd: int | None = None
+        self._poll: Any = None
+        self._points: tuple[bytes, ...] | None = None
+        self._real_dirs: dict[str, bytes] = {}
+
+    def _open(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._pid = os.getpid()
+        self._source = _MOUNTINFO
+        self._points = None
+        self._real_dirs = {}
+        try:
+            self._fd = os.open(_MOUNTINFO, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            poller = select.poll()
+            poller.register(self._fd, select.POLLPRI | select.POLLERR)
+            self._poll = poller
+        except (OSError, AttributeError):
+            self._fd = self._poll = None
+
+    def points(self) -> tuple[bytes, ...]:
+        """Every mount point, as bytes without escapes."""
+        if self._pid != os.getpid() or self._source != _MOUNTINFO:
+            self._open()  # after fork: a descriptor and an event of our own
+        if self._points is not None and self._poll is not None and not self._poll.poll(0):
+            return self._points
+        self._real_dirs = {}
+        self._points = tuple(_parse_mount_points(self._read()))
+        return self._points
+
+    def _read(self) -> bytes:
+        fd = self._fd
+        if fd is None:
+            try:
+                with open(_MOUNTINFO, "rb") as stream:
+                    return stream.read()
+            except OSError:
+                return b""
+        chunks: list[bytes] = []
+        os.lseek(fd, 0, os.SEEK_SET)
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def real_dir(self, directory: str) -> bytes:
+        """``realpath`` of a directory, remembered while the table stands
+        (tempcase removes many trees below the same few directories)."""
+        real = self._real_dirs.get(directory)
+        if real is None:
+            if len(self._real_dirs) > 256:
+                self._real_dirs.clear()
+            real = self._real_dirs[directory] = os.fsencode(os.path.realpath(directory))
+        return real
+
+
+def _parse_mount_points(table: bytes) -> list[bytes]:
+    points = []
+    for line in table.splitlines():
+        fields = line.split(b" ")
+        if len(fields) > 4:
+            points.append(
+                re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), fields[4])
+            )
+    return points
+
+
+_MOUNTS = _MountTable()
+
+
 def _mounts_below(path: str) -> frozenset[str]:
     """The mount points strictly below *path*, as paths relative to it (Linux).
 
     A bind mount of a directory of the same file system has the same
     ``st_dev``: only the mount table tells it is one.  Elsewhere, empty.
     """
-    try:
-        with open(_MOUNTINFO, "rb") as stream:
-            table = stream.read()
-    except OSError:
+    if not sys.platform.startswith("linux"):
         return frozenset()
-    top = os.fsencode(os.path.realpath(path)).rstrip(b"/") + b"/"
-    below = set()
-    for line in table.splitlines():
-        fields = line.split(b" ")
-        if len(fields) > 4:
-            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), fields[4])
-            if point.startswith(top):
-                below.add(os.fsdecode(point[len(top) :]))
-    return frozenset(below)
+    points = _MOUNTS.points()
+    if not points:
+        return frozenset()
+    parent, name = os.path.split(path.rstrip("/") or "/")
+    top = _MOUNTS.real_dir(parent).rstrip(b"/") + b"/" + os.fsencode(name) + b"/"
+    return frozenset(os.fsdecode(p[len(top) :]) for p in points if p.startswith(top))
 
 
 def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> None:
