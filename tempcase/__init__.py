@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tempcase._case import IsolatedAsyncioTestCase, TempFileTestCase, TestCase
-from tempcase._cli import main
-from tempcase._config import Settings
+from tempcase._case import TempFileTestCase, TestCase
 from tempcase._directory import TempDirectory, create_temp_directory, create_temp_file
 from tempcase._paths import PathArg
 from tempcase._report import CleanupError, CleanupResult, Kept, Leak, Stats, TempcaseWarning
-from tempcase._runner import TempCaseResult, TempCaseRunner
 from tempcase._session import (
     cleanup_all,
     cleanup_context,
@@ -48,6 +47,35 @@ __all__ = [
 ]
 
 __version__ = "0.1.0.dev0"
+
+if TYPE_CHECKING:
+    from tempcase._async_case import IsolatedAsyncioTestCase
+    from tempcase._cli import main
+    from tempcase._config import Settings
+    from tempcase._runner import TempCaseResult, TempCaseRunner
+
+# Imported on first use: asyncio, the runner and its detection cost more to
+# import than a test that only uses the mixin should pay.
+_LAZY = {
+    "IsolatedAsyncioTestCase": "tempcase._async_case",
+    "Settings": "tempcase._config",
+    "TempCaseResult": "tempcase._runner",
+    "TempCaseRunner": "tempcase._runner",
+    "main": "tempcase._cli",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tempcase' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def register_file(path: PathArg, *, adopt_existing: bool = False) -> Path:

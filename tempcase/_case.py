@@ -14,7 +14,7 @@ from tempcase._registry import Context
 from tempcase._session import get_session
 from tempcase._writing import Content, Files, encode_content
 
-__all__ = ["IsolatedAsyncioTestCase", "TempFileTestCase", "TestCase"]
+__all__ = ["TempFileTestCase", "TestCase"]
 
 _WRAPPED = "_tempcase_class_fixture"
 
@@ -243,13 +243,6 @@ TempFileTestCase.tearDownClass = classmethod(  # type: ignore[method-assign, ass
 
 class TestCase(TempFileTestCase, unittest.TestCase):
     """``unittest.TestCase`` with :class:`TempFileTestCase` mixed in.
-
-    .. versionadded:: 0.1
-    """
-
-
-class IsolatedAsyncioTestCase(TempFileTestCase, unittest.IsolatedAsyncioTestCase):
-    """``unittest.IsolatedAsyncioTestCase`` with :class:`TempFileTestCase` mixed in.
 
     .. versionadded:: 0.1
     """

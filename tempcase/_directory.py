@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -199,6 +198,8 @@ class TempDirectory:
 
     def unique_filename(self, prefix: str = "temp", suffix: str = ".tmp") -> str:
         """A file name not yet present in the directory (nothing is created)."""
+        import secrets  # here: few tests need it, every import would pay for it
+
         func = "unique_filename"
         check_affix(prefix, "prefix", func=func)
         check_affix(suffix, "suffix", func=func)

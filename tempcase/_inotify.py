@@ -9,13 +9,12 @@ directory mtimes instead.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import struct
 import sys
 from array import array
+from typing import Any
 
 from tempcase._real import OS
 
@@ -43,11 +42,11 @@ _FIONREAD = 0x541B
 class Watcher:
     """One inotify instance watching some directories' top levels."""
 
-    def __init__(self, libc: ctypes.CDLL) -> None:
+    def __init__(self, libc: Any) -> None:
         self._libc = libc
         fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+            raise OSError(_errno(), "inotify_init1 failed")
         self.fd: int | None = fd
         self._pending = array("i", [0])
 
@@ -58,7 +57,7 @@ class Watcher:
             self.fd, os.fsencode(path), _MASK | IN_ONLYDIR | IN_DONT_FOLLOW
         )
         if wd < 0:
-            raise OSError(ctypes.get_errno(), f"inotify_add_watch failed for {path}")
+            raise OSError(_errno(), f"inotify_add_watch failed for {path}")
         return int(wd)
 
     def poll(self) -> dict[int, set[str]] | None:
@@ -101,10 +100,19 @@ class Watcher:
             self.fd = None
 
 
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
+
+
 def open_watcher() -> Watcher | None:
     """An inotify watcher, or None where there is none to be had."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here, not at import: only a runner with detection needs it
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         libc.inotify_init1.argtypes = [ctypes.c_int]

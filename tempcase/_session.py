@@ -10,16 +10,18 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from typing_extensions import Protocol
 
 from tempcase._keep import KeptArea
 from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir, user_root_name
-from tempcase._leaks import Detector
 from tempcase._paths import as_path_str
 from tempcase._registry import Context, Registry, Tracked
 from tempcase._removal import Identity, Problem, remove_path
+
+if TYPE_CHECKING:  # detection is loaded by the runner, not by every import
+    from tempcase._leaks import Detector
 from tempcase._report import (
     CleanupError,
     CleanupResult,
