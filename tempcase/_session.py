@@ -194,7 +194,10 @@ class Session:
         """Clean *ctx* and close it for writes (it stays current until ended)."""
         result = self.clean(ctx)
         if os.getpid() == ctx.owner_pid:
-            self.registry.drop(ctx)
+            if self.registry.is_kept(ctx) or ctx.external:
+                self.registry.drop(ctx)
+            else:
+                ctx.closed = True  # never kept: nothing to forget (most tests)
         return result
 
     def class_context(self, cls: type) -> Context:
