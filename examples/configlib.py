@@ -5,10 +5,18 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-__all__ = ["SUFFIXES", "ConfigError", "load_config", "load_config_dir"]
+__all__ = [
+    "SUFFIXES",
+    "ConfigError",
+    "load_config",
+    "load_config_dir",
+    "unpack_bundle",
+    "write_cache",
+]
 
 #: The file name suffixes that :func:`load_config` understands.
 SUFFIXES = (".json", ".ini", ".cfg")
@@ -65,3 +73,31 @@ def load_config_dir(directory: str | os.PathLike[str]) -> dict[str, Any]:
         if entry.suffix.lower() in SUFFIXES and entry.is_file():
             merged.update(load_config(entry))
     return merged
+
+
+def write_cache(config: Mapping[str, Any]) -> Path:
+    """Write *config* to a new JSON file in the system's temporary directory.
+
+    The caller owns the file: nothing here removes it.
+
+    :param config: the configuration to write.
+    :returns: the new file's path.
+    """
+    fd, name = tempfile.mkstemp(prefix="configlib-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    return Path(name)
+
+
+def unpack_bundle(files: Mapping[str, str]) -> Path:
+    """Unpack a bundle of configuration files into a new temporary directory.
+
+    The caller owns the directory: nothing here removes it.
+
+    :param files: file names mapped to their text.
+    :returns: the new directory's path.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="bundle-"))
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
