@@ -60,9 +60,11 @@ class Watcher:
             raise OSError(_errno(), f"inotify_add_watch failed for {path}")
         return int(wd)
 
-    def poll(self) -> dict[int, set[str]] | None:
+    def poll(self) -> dict[int, dict[str, bool]] | None:
         """Names created, removed or moved per watch since the last poll.
 
+        For each name, whether its last event made it appear (a create or a
+        move in): a name made and removed again within a test needs no look.
         Empty when nothing happened (one ``ioctl``).  None when the kernel's
         queue overflowed or a watched directory itself went away: then every
         place must be listed again.
@@ -79,7 +81,7 @@ class Watcher:
             data = OS.read(fd, pending[0])
         except BlockingIOError:
             return {}
-        changed: dict[int, set[str]] = {}
+        changed: dict[int, dict[str, bool]] = {}
         offset = 0
         unpack = _EVENT.unpack_from
         while offset < len(data):
@@ -89,7 +91,7 @@ class Watcher:
                 return None
             if size:
                 name = os.fsdecode(data[offset : offset + size].rstrip(b"\0"))
-                changed.setdefault(wd, set()).add(name)
+                changed.setdefault(wd, {})[name] = bool(mask & (IN_CREATE | IN_MOVED_TO))
             offset += size
         return changed
 

@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from tempcase._inotify import Watcher, open_watcher
 from tempcase._layout import system_tempdir
@@ -189,11 +189,18 @@ class Place:
             if previous.get(name) != inode and not self._ignored(name)
         ]
 
-    def touched(self, names: Iterable[str]) -> list[str]:
-        """Look at the names the kernel reported changed; return those new since last seen."""
+    def touched(self, names: dict[str, bool]) -> list[str]:
+        """Look at the names the kernel reported changed; return those new since last seen.
+
+        *names* maps each name to whether its last event made it appear; one
+        that was removed last is simply gone, without a look.
+        """
         new = []
         entries = self.entries
-        for name in names:
+        for name, appeared in names.items():
+            if not appeared:
+                entries.pop(name, None)
+                continue
             try:
                 inode = OS.lstat(os.path.join(self.path, name)).st_ino
             except OSError:
