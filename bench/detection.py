@@ -77,10 +77,15 @@ def child(runner_name: str, workload: str, count: int, repeat: int) -> None:
     print(json.dumps({"per_test": best / count}))
 
 
-def run_child(runner_name: str, workload: str, count: int, repeat: int, env: dict[str, str]) -> float:
+def run_child(
+    runner_name: str, workload: str, count: int, repeat: int, env: dict[str, str]
+) -> float:
     out = subprocess.run(
         [sys.executable, __file__, "--child", runner_name, workload, str(count), str(repeat)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["per_test"])
 
@@ -112,17 +117,24 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from tempcase._leaks import _mount_type
 
-    print(f"python {sys.version.split()[0]}, temp dir {tempfile.gettempdir()} "
-          f"({_mount_type(base) or 'unknown file system'}), {args.tests} tests, "
-          f"best of {args.repeat}")
+    print(
+        f"python {sys.version.split()[0]}, temp dir {tempfile.gettempdir()} "
+        f"({_mount_type(base) or 'unknown file system'}), {args.tests} tests, "
+        f"best of {args.repeat}"
+    )
     results: dict[tuple[str, str, str], float] = {}
     ok = True
     try:
         for setting in ("clean", "1000 entries", "busy"):
             tmp = os.path.join(base, setting.replace(" ", "-"))
             os.mkdir(tmp)
-            env = dict(os.environ, TMPDIR=tmp, TEMP=tmp, TMP=tmp,
-                       TEMPCASE_BASETEMP=os.path.join(base, "tempcase-base"))
+            env = dict(
+                os.environ,
+                TMPDIR=tmp,
+                TEMP=tmp,
+                TMP=tmp,
+                TEMPCASE_BASETEMP=os.path.join(base, "tempcase-base"),
+            )
             if setting == "1000 entries":
                 for i in range(1000):
                     Path(tmp, f"unrelated-{i:04d}").touch()
@@ -137,23 +149,33 @@ def main() -> int:
                     writer.terminate()
                     writer.wait()
             print(f"\n{setting}:")
-            print(f"  {'workload':8} {'unittest':>10} {'no detect':>10} {'detect':>10}"
-                  f"  {'detect/unittest':>15} {'detect/no detect':>16}")
+            print(
+                f"  {'workload':8} {'unittest':>10} {'no detect':>10} {'detect':>10}"
+                f"  {'detect/unittest':>15} {'detect/no detect':>16}"
+            )
             for workload in ("empty", "mkdir3"):
-                plain, off, on = (results[(setting, workload, r)] * 1e6
-                                  for r in ("unittest", "tempcase-nodetect", "tempcase"))
-                print(f"  {workload:8} {plain:8.1f}us {off:8.1f}us {on:8.1f}us"
-                      f"  {on / plain:14.2f}x {on / off:15.2f}x")
+                plain, off, on = (
+                    results[(setting, workload, r)] * 1e6
+                    for r in ("unittest", "tempcase-nodetect", "tempcase")
+                )
+                print(
+                    f"  {workload:8} {plain:8.1f}us {off:8.1f}us {on:8.1f}us"
+                    f"  {on / plain:14.2f}x {on / off:15.2f}x"
+                )
     finally:
         subprocess.run(["rm", "-rf", base], check=False)
-    print("\ntargets (temp dir clean and with 1,000 entries; the busy run is reported, not judged):")
+    print(
+        "\ntargets (temp dir clean and with 1,000 entries; the busy run is reported, not judged):"
+    )
     for workload, (against, limit) in TARGETS.items():
         for setting in ("clean", "1000 entries"):
             ratio = results[(setting, workload, "tempcase")] / results[(setting, workload, against)]
             met = ratio <= limit
             ok = ok and met
-            print(f"  {workload:8} {setting:13} detect / {against:18} {ratio:5.2f}x "
-                  f"(target <= {limit}x): {'met' if met else 'MISSED'}")
+            print(
+                f"  {workload:8} {setting:13} detect / {against:18} {ratio:5.2f}x "
+                f"(target <= {limit}x): {'met' if met else 'MISSED'}"
+            )
     return 0 if ok else 1
 
 
