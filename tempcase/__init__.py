@@ -97,8 +97,8 @@ def register_directory(path: PathArg, *, adopt_existing: bool = False) -> Path:
     """Remove the directory *path*, made by other means, when the current context ends.
 
     It may not exist yet.  ``/``, the home directory, the current working
-    directory and their parents, and any directory holding tempcase's own
-    run directory are always refused.
+    directory, the system temp dir and their parents, and any directory
+    holding tempcase's own run directory are always refused.
 
     :param adopt_existing: allow a path that existed before the run started.
     :raises ValueError: for a protected directory, a ``..`` component, a

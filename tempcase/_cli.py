@@ -215,7 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if settings.detect:
         # Before the tests are loaded: files made at import go to the sandbox too.
-        install_detector(session, settings)
+        try:
+            install_detector(session, settings)
+        except PermissionError as exc:  # the per-user root is refused: say why, once
+            print(str(exc), file=sys.stderr)
+            return 2
     renderer = render_audit if audit else render_text
 
     class Runner(TempCaseRunner):

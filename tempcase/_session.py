@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Iterator
 from typing_extensions import Protocol
 
 from tempcase._keep import KeptArea
-from tempcase._layout import RunDirectory, ensure_user_root, system_tempdir, user_root_name
+from tempcase._layout import (
+    MARKER,
+    RunDirectory,
+    ensure_user_root,
+    system_tempdir,
+    user_root_name,
+)
 from tempcase._paths import as_path_str
 from tempcase._registry import Context, Registry, Tracked
 from tempcase._removal import Identity, Problem, remove_path
@@ -496,7 +502,7 @@ class Session:
             # new (nothing, as a rule) is reported again, and never as a leak:
             # the run directory is tempcase's own.
             known = {error.path for error in self.failures}
-            problems = [p for p in remove_path(run.path) if Path(p.path) not in known]
+            problems = [p for p in _remove_run_dir(run.path) if Path(p.path) not in known]
             errors = [CleanupError(None, Path(p.path), p.error) for p in problems]
             self.failed += len(errors)
             self.failures.extend(errors)
@@ -509,6 +515,28 @@ class Session:
                     warn_cleanup_errors(errors)
             run.release()
         return result
+
+
+def _remove_run_dir(path: str) -> list[Problem]:
+    """Remove a run directory, its marker last.
+
+    If something inside cannot be removed, the marker stays, so that
+    ``tempcase clean`` still knows the directory for tempcase's and removes
+    it once it can (after the process is gone, the lock is free).
+    """
+    problems: list[Problem] = []
+    try:
+        names = [entry.name for entry in os.scandir(path)]
+    except FileNotFoundError:
+        return problems
+    except OSError:
+        names = []
+    for name in names:
+        if name != MARKER:
+            problems.extend(remove_path(os.path.join(path, name)))
+    if not problems:
+        problems.extend(remove_path(path))
+    return problems
 
 
 def _has_entries(path: str) -> bool:

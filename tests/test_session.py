@@ -313,3 +313,52 @@ class ProcessTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RunDirectoryEndTest(unittest.TestCase):
+    def test_a_run_directory_that_cannot_be_removed_keeps_its_marker_for_clean(self) -> None:
+        import contextlib
+        import io
+        import warnings
+        from unittest import mock
+
+        import tempcase._removal as removal
+        from tempcase._orphans import main as clean_main
+
+        base = make_scratch(self) / "base"
+        session = fresh_session(self, base)
+        stuck = tempcase.create_temp_file("cannot go")
+        real_unlink = removal._unlink
+
+        def unlink(path: object, *args: object, **kwargs: object) -> None:
+            if str(path) == stuck.name or str(path) == str(stuck):
+                raise PermissionError(13, "Permission denied")
+            real_unlink(path, *args, **kwargs)
+
+        with mock.patch.object(removal, "_unlink", unlink), warnings.catch_warnings():
+            warnings.simplefilter("ignore", tempcase.TempcaseWarning)
+            session.end()
+        run_dir = Path(session.run_dir.path)
+        self.assertTrue((run_dir / ".tempcase-run").exists(), "the marker stays")
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = clean_main(["--older-than", "0", "--basetemp", str(base)])
+        self.assertEqual(status, 0)
+        self.assertFalse(run_dir.exists(), "tempcase clean removes it later")
+
+
+class RefusedRootTest(unittest.TestCase):
+    def test_a_refused_per_user_root_is_one_line_and_exit_2(self) -> None:
+        scratch = make_scratch(self)
+        (scratch / "base").mkdir()
+        elsewhere = scratch / "elsewhere"
+        elsewhere.mkdir()
+        (scratch / "base" / f"tempcase-of-{os.getuid()}").symlink_to(elsewhere)
+        (scratch / "test_ok.py").write_text(
+            "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        pass\n"
+        )
+        done = run_python(["-m", "tempcase", "test_ok"], cwd=scratch)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, done.stderr)
+        self.assertIn("TEMPCASE_BASETEMP", lines[0])
+        self.assertEqual(list(elsewhere.iterdir()), [])
