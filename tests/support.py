@@ -20,6 +20,7 @@ from tempcase._session import Session
 
 __all__ = [
     "REPO_ROOT",
+    "child_env",
     "fresh_session",
     "let_nobody_through",
     "make_scratch",
@@ -101,28 +102,33 @@ def tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-def run_python(
-    args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python ARGS`` in a child with tempcase importable and TMPDIR in *cwd*."""
-    child_env = dict(os.environ)
-    child_env["PYTHONPATH"] = os.pathsep.join(
+def child_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child run in *cwd*: tempcase importable, TMPDIR and
+    tempcase's base inside *cwd*, /tmp not compared (other processes write there)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    child_env["TEMPCASE_BASETEMP"] = str(cwd / "base")
+    env["TEMPCASE_BASETEMP"] = str(cwd / "base")
     tmp = cwd / "tmpdir"
     tmp.mkdir(exist_ok=True)
     for name in ("TMPDIR", "TEMP", "TMP"):
-        child_env[name] = str(tmp)
+        env[name] = str(tmp)
     # Other processes write in the shared /tmp; only tests about it compare it.
-    child_env["TEMPCASE_SYSTEM_TMP"] = "0"
-    child_env.pop("PYTHONWARNINGS", None)
-    if env:
-        child_env.update(env)
+    env["TEMPCASE_SYSTEM_TMP"] = "0"
+    env.pop("PYTHONWARNINGS", None)
+    env.update(extra or {})
+    return env
+
+
+def run_python(
+    args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` in a child with :func:`child_env`."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=str(cwd),
-        env=child_env,
+        env=child_env(cwd, env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tempcase._layout import user_root_name
-from tests.support import REPO_ROOT, fresh_session, make_scratch, run_python
+from tests.support import child_env, fresh_session, make_scratch, run_python
 
 # -- generated suites ----------------------------------------------------------
 
@@ -404,24 +404,6 @@ def summary_index(stderr: str) -> int:
         if _SUMMARY.match(line) or _NO_TESTS.match(line):
             return index
     raise AssertionError(f"no unittest summary line in:\n{stderr}")
-
-
-def child_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment ``run_python`` gives its child, for a child run by Popen."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    env["TEMPCASE_BASETEMP"] = str(cwd / "base")
-    tmp = cwd / "tmpdir"
-    tmp.mkdir(exist_ok=True)
-    for name in ("TMPDIR", "TEMP", "TMP"):
-        env[name] = str(tmp)
-    # Other processes write in the shared /tmp; only tests about it compare it.
-    env["TEMPCASE_SYSTEM_TMP"] = "0"
-    env.pop("PYTHONWARNINGS", None)
-    env.update(extra or {})
-    return env
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
