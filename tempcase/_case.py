@@ -106,15 +106,22 @@ class TempFileTestCase:
         ctx = session.open_context(self._tempcase_id(), "test")
         self._tempcase_context = ctx
         self._tempcase_dir = None
-        # Registered first, so unittest's LIFO order runs it after the test's
-        # own cleanups (a user's addCleanup(f.close) goes first) and before
-        # result.stopTest().  A KeyboardInterrupt skips doCleanups: the
-        # finally below cleans up then, and the interrupt propagates.
-        self._tempcase_add_cleanup(session.finish_context, ctx)
+        # doCleanups (below) cleans the context after the test's own cleanups
+        # and before result.stopTest().  A KeyboardInterrupt skips doCleanups:
+        # the finally here cleans up then, and the interrupt propagates.
         try:
             return super().run(result)  # type: ignore[misc, no-any-return]
         finally:
             session.end_context(ctx)
+
+    def doCleanups(self) -> Any:
+        """Run the test's own cleanups (LIFO, a user's ``addCleanup(f.close)``
+        first), then remove what the test tracked."""
+        ok = super().doCleanups()  # type: ignore[misc]  # what unittest returns
+        ctx = self._tempcase_context
+        if ctx is not None and not ctx.closed:
+            get_session().finish_context(ctx)
+        return ok
 
     def debug(self) -> None:
         """Run the test without a result, in its own context, cleaned afterwards."""
@@ -129,9 +136,6 @@ class TempFileTestCase:
 
     def _tempcase_id(self) -> str:
         return self.id()  # type: ignore[attr-defined, no-any-return]
-
-    def _tempcase_add_cleanup(self, function: Callable[..., object], *args: Any) -> None:
-        self.addCleanup(function, *args)  # type: ignore[attr-defined]
 
     @classmethod
     def setUpClass(cls) -> None:
