@@ -482,37 +482,38 @@ def _step(
     except FileNotFoundError:
         return None
     except OSError as exc:
-        problems.append(Problem(child_path, _describe(exc)))
-        frame.blocked = True
-        return None
+        return _blocked(frame, problems, child_path, _describe(exc))
     if not stat.S_ISDIR(cst.st_mode):
         try:
             _unlink_at(frame, name)
         except OSError as exc:
-            problems.append(Problem(child_path, _describe(exc)))
-            frame.blocked = True
+            return _blocked(frame, problems, child_path, _describe(exc))
         return None
     if cst.st_dev != root_dev:
-        problems.append(
-            Problem(child_path, "on another file system (a mount point); left in place")
+        return _blocked(
+            frame, problems, child_path, "on another file system (a mount point); left in place"
         )
-        frame.blocked = True
-        return None
     top, below = mounts
     if below and os.path.relpath(child_path, top) in below:
         # Checked before the directory is opened, so that nothing (not even the
         # chmod fallback) reaches through a bind mount.
-        problems.append(Problem(child_path, "a mount point (bind mount); left in place"))
-        frame.blocked = True
-        return None
+        return _blocked(frame, problems, child_path, "a mount point (bind mount); left in place")
     try:
         return _Frame(_open_dir(name, cst, frame.fd), child_path, name)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        problems.append(Problem(child_path, _describe(exc)))
-        frame.blocked = True
-        return None
+        return _blocked(frame, problems, child_path, _describe(exc))
+
+
+def _blocked(frame: _Frame, problems: list[Problem], path: str, error: str) -> _Frame | None:
+    """Record why *path* stays; its directory (*frame*) cannot be removed then.
+
+    :returns: None, the nothing-to-open answer of :func:`_step`.
+    """
+    problems.append(Problem(path, error))
+    frame.blocked = True
+    return None
 
 
 def _lstat_at(frame: _Frame, name: str) -> os.stat_result:

@@ -22,6 +22,7 @@ __all__ = [
     "REPO_ROOT",
     "child_env",
     "fresh_session",
+    "has_toml_reader",
     "let_nobody_through",
     "make_scratch",
     "memory_scratch",
@@ -133,6 +134,17 @@ def run_python(
         text=True,
         timeout=timeout,
     )
+
+
+def has_toml_reader() -> bool:
+    """Whether this Python can read pyproject.toml (tomllib, or tomli where installed)."""
+    if sys.version_info >= (3, 11):
+        return True
+    try:
+        import tomli  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def nobody_ids() -> tuple[int, int]:

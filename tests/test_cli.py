@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tempcase._layout import user_root_name
-from tests.support import child_env, fresh_session, make_scratch, run_python
+from tests.support import child_env, fresh_session, has_toml_reader, make_scratch, run_python
 
 # -- generated suites ----------------------------------------------------------
 
@@ -413,16 +413,6 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> No
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"the child never wrote {path.name}")
         time.sleep(0.01)
-
-
-def has_toml_reader() -> bool:
-    if sys.version_info >= (3, 11):
-        return True
-    try:
-        import tomli  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class CliTestCase(unittest.TestCase):
@@ -980,6 +970,7 @@ class HelpTest(CliTestCase):
         lines = proc.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, proc.stderr)
         self.assertIn("--bogus", lines[0])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -11,21 +11,9 @@ from typing import Mapping
 from unittest import mock
 
 from tempcase._config import DEFAULT_IGNORE, ConfigError, Settings, load_settings
-from tests.support import fresh_session, make_scratch
+from tests.support import fresh_session, has_toml_reader, make_scratch
 
-
-def _toml_readable() -> bool:
-    """Whether this Python can read pyproject.toml (tomllib, or tomli where installed)."""
-    if sys.version_info >= (3, 11):
-        return True
-    try:
-        import tomli  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_toml = unittest.skipUnless(_toml_readable(), "needs tomllib (3.11+) or tomli")
+needs_toml = unittest.skipUnless(has_toml_reader(), "needs tomllib (3.11+) or tomli")
 
 _BOOLEANS = {
     "true": True,
