@@ -36,6 +36,10 @@ IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 _MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
 _EVENT = struct.Struct("iIII")
+_EVENT_SIZE = _EVENT.size
+_APPEAR = IN_CREATE | IN_MOVED_TO
+# Any of these: the queue overflowed or a watched directory went away.
+_RESET = IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
 _FIONREAD = 0x541B
 
 
@@ -81,18 +85,25 @@ class Watcher:
             data = OS.read(fd, pending[0])
         except BlockingIOError:
             return {}
-        changed: dict[int, dict[str, bool]] = {}
-        offset = 0
+        # Raw names first (a name made and removed again is two events for
+        # one key), decoded once each at the end.
+        raw: dict[tuple[int, bytes], int] = {}
         unpack = _EVENT.unpack_from
-        while offset < len(data):
+        offset, end = 0, len(data)
+        while offset < end:
             wd, mask, _cookie, size = unpack(data, offset)
-            offset += _EVENT.size
-            if mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED):
+            if mask & _RESET:
                 return None
+            start = offset + _EVENT_SIZE
+            offset = start + size
             if size:
-                name = os.fsdecode(data[offset : offset + size].rstrip(b"\0"))
-                changed.setdefault(wd, {})[name] = bool(mask & (IN_CREATE | IN_MOVED_TO))
-            offset += size
+                raw[wd, data[start:offset]] = mask & _APPEAR
+        changed: dict[int, dict[str, bool]] = {}
+        for (wd, name), appeared in raw.items():
+            names = changed.get(wd)
+            if names is None:
+                names = changed[wd] = {}
+            names[os.fsdecode(name.rstrip(b"\0"))] = bool(appeared)
         return changed
 
     def close(self) -> None:

@@ -10,7 +10,12 @@ only reported.
 
 Per boundary, a place whose directory mtime has not moved costs one ``stat``:
 it is listed only when its mtime says it changed, or when the last listing was
-too close to the last change to trust the mtime ("racy clean").
+too close to the last change to trust the mtime ("racy clean").  On Linux the
+kernel says which names changed (inotify), for all places in one ``ioctl``.
+The sandbox on a tmpfs is the exception: there a directory's size counts its
+entries, so one ``fstat`` tells that a sandbox that was empty still is, even
+after a test made and removed a temp dir in it, which is what most tests do;
+inotify would queue and hand over two events for that.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ _ENV_NAMES = ("TMPDIR", "TEMP", "TMP")
 _UNTRUSTED_FS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "fuse.sshfs", "fuse.s3fs", "vboxsf"}
 )
+# File systems where a directory's size goes up and down with its entries, so
+# that the size of an empty directory means empty (tmpfs: 20 bytes an entry).
+_SIZE_COUNTS_ENTRIES = frozenset({"tmpfs"})
+_PROBE_NAME = ".tempcase-size-probe"
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 # How long after a change a directory's mtime cannot be trusted to move again:
 # Linux stamps files from a clock that ticks every 1-10 ms (the jiffy); file
@@ -79,6 +88,7 @@ class Place:
     """
 
     __slots__ = (
+        "empty_size",
         "entries",
         "fd",
         "ignore",
@@ -95,7 +105,11 @@ class Place:
         self.where = where
         self.own = own
         self.ignore = tuple(ignore)
-        self.trust_mtime = _mount_type(path) not in _UNTRUSTED_FS
+        fs_type = _mount_type(path)
+        self.trust_mtime = fs_type not in _UNTRUSTED_FS
+        # The size this directory has when empty, where that size means empty
+        # (see _empty_size); None elsewhere.
+        self.empty_size = _empty_size(path) if own and fs_type in _SIZE_COUNTS_ENTRIES else None
         self.entries: dict[str, int] = {}
         self.mtime_ns = -1
         self.racy = True
@@ -226,6 +240,29 @@ class Place:
             return False
 
 
+def _empty_size(path: str) -> int | None:
+    """The size of the empty directory *path* if its size follows its entries, else None.
+
+    Checked, not assumed: the size must grow when an entry is made and come
+    back when it is removed.  *path* is tempcase's own, new and empty.
+    """
+    probe = os.path.join(path, _PROBE_NAME)
+    try:
+        with OS.scandir(path) as entries:
+            if next(entries, None) is not None:
+                return None
+        empty = OS.stat(path).st_size
+        OS.mkdir(probe, 0o700)
+        try:
+            grown = OS.stat(path).st_size
+        finally:
+            OS.rmdir(probe)
+        back = OS.stat(path).st_size
+    except OSError:
+        return None
+    return empty if grown != empty and back == empty else None
+
+
 def _as_path(path: str) -> Path:
     """A ``Path`` for a record, also while pyfakefs is active.
 
@@ -328,7 +365,7 @@ class Detector:
         watcher = open_watcher() if self.use_inotify else None
         self._watcher, self._watched, self._unwatched = watcher, {}, []
         for place in self.places:
-            if watcher is not None and place.trust_mtime:
+            if watcher is not None and place.trust_mtime and place.empty_size is None:
                 try:
                     self._watched[watcher.add(place.path)] = place
                     place.relist()  # what was there before the watch began
@@ -417,6 +454,8 @@ class Detector:
             except OSError:
                 st = _MISSING if place.entries else None
             else:
+                if current.st_size == place.empty_size and not place.entries:
+                    continue  # empty at the last look and still empty: nothing new
                 unchanged = current.st_mtime_ns == place.mtime_ns
                 st = None if unchanged and not place.racy and place.trust_mtime else current
             if st is not None:

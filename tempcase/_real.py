@@ -34,6 +34,7 @@ class _RealOs:
         "ioctl",
         "lstat",
         "makedirs",
+        "mkdir",
         "open",
         "path",
         "read",
@@ -53,6 +54,7 @@ class _RealOs:
         self.ioctl: Callable[..., Any] | None = getattr(fcntl, "ioctl", None)
         self.lstat = os.lstat
         self.makedirs = os.makedirs
+        self.mkdir = os.mkdir
         self.open = os.open
         # pyfakefs swaps pathlib.Path too: a Path made while it is active
         # breaks once it is gone (on 3.12), so records are made with this.
