@@ -20,6 +20,7 @@ from typing_extensions import override
 from tempcase._migrate_flow import is_self_attr, iter_nodes
 from tempcase._migrate_plans import plan_class
 from tempcase._migrate_rules import MAKERS, MIXIN_NAMES, Plan, code, qualified
+from tempcase._migrate_tidy import is_emptied, plain_hooks, prune_imports, remove_statements
 from tempcase._scan import _char_col, _suppressions
 from tempcase._scan_rules import find_patterns
 
@@ -82,6 +83,7 @@ class _Collector(cst.CSTVisitor):
         self.mixin_expr: cst.BaseExpression = cst.parse_expression(_MIXIN)
         self.classes: dict[str, cst.ClassDef | None] = {}
         self.added: set[str] = set()
+        self.hooks: set[int] = set()
 
     @override
     def visit_Call(self, node: cst.Call) -> None:
@@ -112,6 +114,7 @@ class _Collector(cst.CSTVisitor):
 
     @override
     def leave_Module(self, original_node: cst.Module) -> None:
+        self.hooks = plain_hooks(self, original_node)
         for call, kind in self.calls:
             start = self.get_metadata(PositionProvider, call).start
             line, col = start.line, start.column + 1
@@ -237,10 +240,14 @@ def _body(cls: cst.ClassDef) -> Sequence[cst.BaseStatement]:
 
 
 class _Apply(cst.CSTTransformer):
-    def __init__(self, edits: dict[int, object], bases: dict[int, cst.BaseExpression]) -> None:
+    def __init__(
+        self, edits: dict[int, object], bases: dict[int, cst.BaseExpression], hooks: set[int]
+    ) -> None:
         super().__init__()
         self.edits = edits
         self.bases = bases
+        self.hooks = hooks  # setUp/tearDown methods that may go once emptied
+        self.emptied: set[int] = set()  # those that did: removed from their class
 
     @override
     def on_leave(  # type: ignore[override]
@@ -248,6 +255,12 @@ class _Apply(cst.CSTTransformer):
     ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
         updated = super().on_leave(original_node, updated_node)
         key = id(original_node)
+        if isinstance(updated, cst.FunctionDef) and key in self.hooks and is_emptied(updated):
+            self.emptied.add(id(updated))
+        if isinstance(updated, cst.IndentedBlock) and self.emptied & set(map(id, updated.body)):
+            kept = remove_statements(updated.body, self.emptied)
+            self.emptied.clear()  # ids of nodes no longer held could be reused
+            return updated.with_changes(body=kept)
         if isinstance(updated, cst.ClassDef) and key in self.bases:
             first = cst.Arg(
                 self.bases[key], comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -298,7 +311,8 @@ def migrate_module(source: bytes, protected: set[str]) -> Outcome:
     if not edits:
         return outcome
     bases = {id(cls): expr for cls, expr in collector.bases.items()}
-    new = wrapper.module.visit(_Apply(edits, bases))
+    new = wrapper.module.visit(_Apply(edits, bases, collector.hooks))
+    new = prune_imports(wrapper.module, new)
     context = CodemodContext()
     if needs_os:
         AddImportsVisitor.add_needed_import(context, "os")

@@ -38,7 +38,10 @@ def run_main(*args: str) -> tuple[int, str, str]:
 
 
 HEAD = "import os\nimport shutil\nimport tempfile\nimport unittest\n"
-NEW_HEAD = HEAD + "import tempcase\n"
+# HEAD after a rewrite that used shutil and tempfile: neither is used any more.
+OS_HEAD = "import os\nimport unittest\nimport tempcase\n"
+# HEAD after a rewrite that used tempfile only: shutil was unused before, so it stays.
+SHUTIL_HEAD = "import os\nimport shutil\nimport unittest\nimport tempcase\n"
 
 
 @needs_libcst
@@ -48,10 +51,12 @@ class RewriteTest(unittest.TestCase):
     def setUp(self) -> None:
         fresh_session(self)
 
-    def check(self, before: str, after: str) -> None:
+    def check(self, before: str, after: str, head: str) -> None:
+        """HEAD + *before* migrates to *head* + *after*, and a second run changes nothing."""
         code, skips = migrate(HEAD + textwrap.dedent(before))
         self.assertEqual(skips, [])
-        self.assertEqual(code, NEW_HEAD + textwrap.dedent(after))
+        self.assertEqual(code, head + textwrap.dedent(after))
+        self.assertEqual(migrate(code), (code, []))
 
     def test_mkdtemp_removed_in_teardown_becomes_create_temp_directory(self) -> None:
         self.check(
@@ -71,12 +76,10 @@ class RewriteTest(unittest.TestCase):
                 def setUp(self):
                     self.work = os.fspath(self.create_temp_directory(prefix="work-"))
 
-                def tearDown(self):
-                    pass
-
                 def test_x(self):
                     open(self.work + "/a", "w").close()
             """,
+            OS_HEAD,
         )
 
     def test_mkdtemp_with_add_cleanup_drops_the_cleanup(self) -> None:
@@ -94,6 +97,7 @@ class RewriteTest(unittest.TestCase):
                     d = os.fspath(self.create_temp_directory())
                     self.assertTrue(os.path.isdir(d))
             """,
+            OS_HEAD,
         )
 
     def test_try_finally_rmtree_is_unwrapped(self) -> None:
@@ -115,6 +119,7 @@ class RewriteTest(unittest.TestCase):
                     # the body
                     self.assertTrue(os.path.isdir(d))
             """,
+            OS_HEAD,
         )
 
     def test_mkstemp_and_close_become_create_temp_file(self) -> None:
@@ -132,6 +137,7 @@ class RewriteTest(unittest.TestCase):
                     path = os.fspath(self.create_temp_file(suffix=".zip", prefix="z"))
                     self.assertTrue(path.endswith(".zip"))
             """,
+            SHUTIL_HEAD,
         )
 
     def test_named_temporary_file_written_then_used_by_name(self) -> None:
@@ -151,6 +157,7 @@ class RewriteTest(unittest.TestCase):
                     f_path = os.fspath(self.create_temp_file(b"\\0" * 3, suffix=".dat"))
                     self.assertEqual(os.path.getsize(f_path), 3)
             """,
+            SHUTIL_HEAD,
         )
 
     def test_named_temporary_file_in_with_block(self) -> None:
@@ -168,6 +175,7 @@ class RewriteTest(unittest.TestCase):
                     f_path = os.fspath(self.create_temp_file("Zoë"))
                     self.assertTrue(os.path.exists(f_path))
             """,
+            SHUTIL_HEAD,
         )
 
     def test_temporary_directory_cleaned_in_teardown_keeps_name(self) -> None:
@@ -195,6 +203,7 @@ class RewriteTest(unittest.TestCase):
                 def test_x(self):
                     self.assertTrue(os.path.isdir(self.td.name))
             """,
+            SHUTIL_HEAD,
         )
 
     def test_comments_and_formatting_are_kept(self) -> None:
@@ -258,6 +267,272 @@ class RewriteTest(unittest.TestCase):
         self.assertIn("class T(tempcase.TempFileTestCase, TestCase):", code)
         self.assertIn("p = os.fspath(self.create_temp_file())", code)
         self.assertIn("import os\n", code)
+
+
+@needs_libcst
+class TidyTest(unittest.TestCase):
+    """A setUp/tearDown the rewrite empties goes, and so does an import it leaves
+    unused; whatever else might matter stays."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def check(self, before: str, after: str) -> None:
+        """*before* migrates to *after* exactly, and a second run changes nothing."""
+        code, skips = migrate(before)
+        self.assertEqual(skips, [])
+        self.assertEqual(code, textwrap.dedent(after))
+        self.assertEqual(migrate(code), (code, []))
+
+    def test_emptied_teardown_listed_first_goes_with_its_blank_lines(self) -> None:
+        self.check(
+            """\
+            import shutil
+            import tempfile
+            import unittest
+
+
+            class T(unittest.TestCase):
+                def tearDown(self):
+                    shutil.rmtree(self.work, ignore_errors=True)
+
+                def setUp(self):
+                    self.work = tempfile.mkdtemp()
+
+                def test_x(self):
+                    self.assertTrue(self.work)
+            """,
+            """\
+            import unittest
+            import os
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.work = os.fspath(self.create_temp_directory())
+
+                def test_x(self):
+                    self.assertTrue(self.work)
+            """,
+        )
+
+    def test_teardown_doing_anything_else_stays_without_the_removal(self) -> None:
+        self.check(
+            """\
+            import shutil
+            import tempfile
+            import unittest
+
+
+            class T(unittest.TestCase):
+                def setUp(self):
+                    self.work = tempfile.mkdtemp()
+                    self.log = []
+
+                def tearDown(self):
+                    '''Nothing else to do.'''
+                    shutil.rmtree(self.work)
+
+                def test_x(self):
+                    self.log.append(self.work)
+            """,
+            """\
+            import unittest
+            import os
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.work = os.fspath(self.create_temp_directory())
+                    self.log = []
+
+                def tearDown(self):
+                    '''Nothing else to do.'''
+
+                def test_x(self):
+                    self.log.append(self.work)
+            """,
+        )
+
+    def test_emptied_teardown_overriding_a_local_base_stays(self) -> None:
+        # Without it, Base.tearDown would run for T's tests.
+        self.check(
+            """\
+            import shutil
+            import tempfile
+            import unittest
+
+
+            class Base(unittest.TestCase):
+                def tearDown(self):
+                    print("base")
+
+
+            class T(Base):
+                def setUp(self):
+                    self.work = tempfile.mkdtemp()
+
+                def tearDown(self):
+                    shutil.rmtree(self.work)
+            """,
+            """\
+            import unittest
+            import os
+            import tempcase
+
+
+            class Base(unittest.TestCase):
+                def tearDown(self):
+                    print("base")
+
+
+            class T(tempcase.TempFileTestCase, Base):
+                def setUp(self):
+                    self.work = os.fspath(self.create_temp_directory())
+
+                def tearDown(self):
+                    pass
+            """,
+        )
+
+    def test_emptied_method_that_is_not_a_hook_stays(self) -> None:
+        # setUp calls it: removing it would break setUp.
+        self.check(
+            """\
+            import shutil
+            import tempfile
+            import unittest
+
+
+            class T(unittest.TestCase):
+                def setUp(self):
+                    self.work = tempfile.mkdtemp()
+                    self.register()
+
+                def register(self):
+                    self.addCleanup(shutil.rmtree, self.work)
+            """,
+            """\
+            import unittest
+            import os
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.work = os.fspath(self.create_temp_directory())
+                    self.register()
+
+                def register(self):
+                    pass
+            """,
+        )
+
+    def test_from_imports_left_unused_are_removed_and_os_added_for_fspath(self) -> None:
+        self.check(
+            """\
+            from __future__ import annotations
+
+            import unittest
+            from os import close
+            from shutil import copy, rmtree
+            from tempfile import mkdtemp, mkstemp
+
+
+            class T(unittest.TestCase):
+                def setUp(self):
+                    self.work = mkdtemp()
+                    self.addCleanup(rmtree, self.work)
+
+                def test_x(self):
+                    fd, path = mkstemp()
+                    close(fd)
+                    copy(path, self.work)
+            """,
+            """\
+            from __future__ import annotations
+
+            import unittest
+            from shutil import copy
+            import os
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.work = os.fspath(self.create_temp_directory())
+
+                def test_x(self):
+                    path = os.fspath(self.create_temp_file())
+                    copy(path, self.work)
+            """,
+        )
+
+    def test_os_left_unused_is_removed_from_a_shared_import_line(self) -> None:
+        # No .name is used afterwards, so the rewrite adds no os.fspath.
+        self.check(
+            """\
+            import os, tempfile, unittest
+
+
+            class T(unittest.TestCase):
+                def test_x(self):
+                    f = tempfile.NamedTemporaryFile(delete=False)
+                    f.write(b"x")
+                    f.close()
+                    self.addCleanup(os.unlink, f.name)
+            """,
+            """\
+            import unittest
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    self.create_temp_file(b"x")
+            """,
+        )
+
+    def test_imports_still_used_commented_exported_or_unused_before_stay(self) -> None:
+        self.check(
+            """\
+            import os
+            import shutil  # for rmtree
+            import unittest
+            from tempfile import gettempdir, mkdtemp
+            from tempfile import mkstemp as make
+
+            __all__ = ["T", "make"]
+
+
+            class T(unittest.TestCase):
+                def test_x(self):
+                    d = mkdtemp()
+                    self.addCleanup(shutil.rmtree, d)
+                    fd, p = make()
+                    os.close(fd)
+                    self.assertNotEqual(d, gettempdir())
+            """,
+            """\
+            import os
+            import shutil  # for rmtree
+            import unittest
+            from tempfile import gettempdir
+            from tempfile import mkstemp as make
+            import tempcase
+
+            __all__ = ["T", "make"]
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    d = os.fspath(self.create_temp_directory())
+                    p = os.fspath(self.create_temp_file())
+                    self.assertNotEqual(d, gettempdir())
+            """,
+        )
 
 
 @needs_libcst
