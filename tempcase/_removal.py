@@ -82,6 +82,8 @@ _FD_WALK = (
     and _fchmod is not None
 )
 _TRANSIENT = frozenset({errno.EBUSY, errno.ENOTEMPTY, errno.EAGAIN})
+# What unlink says of a directory: EISDIR on Linux, EPERM by POSIX.
+_MAYBE_A_DIRECTORY = frozenset({errno.EISDIR, errno.EPERM})
 _RETRY_DELAYS = (0.01, 0.05, 0.2)
 _DOT_PARTS = frozenset({".", ".."})
 # Where a descriptor opened with O_PATH can be named, to chmod exactly the
@@ -476,19 +478,29 @@ def _step(
 ) -> _Frame | None:
     """Remove one entry of *frame*, or open it as a frame of its own."""
     name: str = entry.name
-    child_path = os.path.join(frame.path, name)
+    if not _listed_as_dir(entry):
+        # A file or a link, as scandir saw it: unlinked without an lstat.  If a
+        # directory took its place since, unlinkat refuses it (EISDIR, or
+        # EPERM elsewhere) and the careful way below looks again.
+        try:
+            _unlink_at(frame, name)
+            return None
+        except OSError as exc:
+            if exc.errno not in _MAYBE_A_DIRECTORY:
+                return _blocked(frame, problems, os.path.join(frame.path, name), _describe(exc))
     try:
         cst = _lstat_at(frame, name)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return _blocked(frame, problems, child_path, _describe(exc))
+        return _blocked(frame, problems, os.path.join(frame.path, name), _describe(exc))
     if not stat.S_ISDIR(cst.st_mode):
         try:
             _unlink_at(frame, name)
         except OSError as exc:
-            return _blocked(frame, problems, child_path, _describe(exc))
+            return _blocked(frame, problems, os.path.join(frame.path, name), _describe(exc))
         return None
+    child_path = os.path.join(frame.path, name)
     if cst.st_dev != root_dev:
         return _blocked(
             frame, problems, child_path, "on another file system (a mount point); left in place"
@@ -504,6 +516,14 @@ def _step(
         return None
     except OSError as exc:
         return _blocked(frame, problems, child_path, _describe(exc))
+
+
+def _listed_as_dir(entry: Any) -> bool:
+    """Whether scandir listed *entry* as a directory (or could not tell)."""
+    try:
+        return bool(entry.is_dir(follow_symlinks=False))
+    except OSError:
+        return True
 
 
 def _blocked(frame: _Frame, problems: list[Problem], path: str, error: str) -> _Frame | None:
@@ -541,7 +561,12 @@ def _open_up(frame: _Frame) -> bool:
 
 def _unlink_at(frame: _Frame, name: str) -> None:
     try:
-        _retrying(lambda: _unlink(name, dir_fd=frame.fd))
+        try:
+            _unlink(name, dir_fd=frame.fd)
+        except OSError as exc:
+            if exc.errno not in _TRANSIENT:
+                raise
+            _retrying(lambda: _unlink(name, dir_fd=frame.fd))
     except FileNotFoundError:
         pass
     except PermissionError:

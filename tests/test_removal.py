@@ -212,6 +212,45 @@ class SwapTest(RemovalTestBase):
         self.assertFalse(os.path.lexists(tree))
         self.assertTrue((self.scratch / "moved-sub" / "file").exists())
 
+    def test_file_replaced_by_a_directory_after_listing_is_removed_as_a_directory(self) -> None:
+        # The walk unlinks what scandir listed as a file without an lstat; a
+        # directory put there since is refused by unlink and walked instead.
+        tree = self.make_tree()
+        real_unlink = removal._unlink
+        swapped: list[bool] = []
+
+        def unlink(name: Any, *args: Any, **kwargs: Any) -> None:
+            if name == "file" and kwargs.get("dir_fd") is not None and not swapped:
+                swapped.append(True)
+                os.unlink(tree / "file")
+                (tree / "file").mkdir()
+                (tree / "file" / "inner").write_text("z")
+            real_unlink(name, *args, **kwargs)
+
+        with mock.patch.object(removal, "_unlink", unlink):
+            result = self.clean_scope(lambda: tempcase.register_directory(tree))
+        self.assertEqual(swapped, [True])
+        self.assertEqual(result.errors, [])
+        self.assertFalse(os.path.lexists(tree))
+
+    def test_link_listed_by_scandir_is_unlinked_without_a_look_at_its_target(self) -> None:
+        tree = self.make_tree()
+        os.symlink(self.outside, tree / "to-outside")
+        looked: list[str] = []
+        real_lstat = removal._lstat
+
+        def lstat(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+            looked.append(os.fsdecode(name))
+            return real_lstat(name, *args, **kwargs)
+
+        with mock.patch.object(removal, "_lstat", lstat):
+            result = self.clean_scope(lambda: tempcase.register_directory(tree))
+        self.assertEqual(result.errors, [])
+        self.assertFalse(os.path.lexists(tree))
+        # Files and links inside the tree go by scandir's type alone.
+        self.assertNotIn("to-outside", looked)
+        self.assertNotIn("file", looked)
+
     def test_subdirectory_swapped_before_it_is_opened_is_not_entered(self) -> None:
         tree = self.make_tree()
         real_open = removal._open
