@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import collections
 import contextlib
 import io
+import re
 import sys
 import textwrap
 import unittest
+from pathlib import Path
+from typing import Iterator
 from unittest import mock
 
 from tempcase._migrate import main
 from tests.support import fresh_session, make_scratch, run_python
+from tests.test_leaks import LEGACY_LEAKS, LeakRow, legacy_scratch, ours, outcome, row, run_cli
+from tests.test_leaks import MODULE as LEGACY
 
 try:
     import libcst  # noqa: F401
@@ -865,6 +872,132 @@ class CommandTest(unittest.TestCase):
         self.assertIn("Ran 3 tests", after.stderr)
         self.assertIn("OK", after.stderr)
         self.assertNotIn("leak", (after.stdout + after.stderr).lower())
+
+
+# LEGACY_SUITE (tests/test_leaks.py) through migrate: the functions it rewrites
+# ("Class.method", or a function's name at module level) ...
+DEMO_CONVERTED = {
+    "Leaky.test_named_delete_false",
+    "Leaky.test_leaks_only_when_failing",
+    "Leaky.test_read_only",
+    "Leaky.test_subtest",
+    "WellBehaved.test_mkstemp_removed",
+}
+# ... the ones where it leaves a maker call alone, and why ...
+DEMO_REFUSED = {
+    "setUpModule": "not in a TestCase method (in function setUpModule())",
+    "Cycle.__init__": "Cycle.__init__() is not a test's instance method",
+    "Leaky.test_mkdtemp": "the result is not assigned to one name",
+    "Leaky.test_mkstemp": "'_' is bound more than once in test_mkstemp()",
+    "Leaky.test_replace": "the descriptor 'fd' is used, not only closed",
+    "ClassLeak.setUpClass": "in a classmethod: shared by the class's tests",
+    "SharedDirectory.setUpClass": "in a classmethod: shared by the class's tests",
+    "WellBehaved.test_skipped": "the result is not assigned to one name",
+}
+# ... and the leaking code it has no rewrite for: no maker call it can match
+# (paths joined to gettempdir() or the real temp dir, a FIFO, a symlink, a
+# child process, tempfile.mkdtemp handed to a thread, a watched directory, and
+# what the module writes when it is imported, the session's leak).
+DEMO_UNMATCHED = {
+    None,
+    "Leaky.test_hardcoded_under_gettempdir",
+    "Leaky.test_child_process",
+    "Leaky.test_thread",
+    "Leaky.test_symlink_outside",
+    "Leaky.test_fifo",
+    "Leaky.test_real_temp_dir",
+    "Leaky.test_watched",
+}
+
+
+def _each_function(source: str) -> Iterator[tuple[str, ast.FunctionDef]]:
+    """The module-level functions and methods of *source*, as ``name`` or ``Class.method``."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef):
+            for func in node.body:
+                if isinstance(func, ast.FunctionDef):
+                    yield f"{node.name}.{func.name}", func
+
+
+def _functions(source: str) -> dict[str, str]:
+    """Each function of *source*, by name: its AST dump."""
+    return {name: ast.dump(func) for name, func in _each_function(source)}
+
+
+def _function_at(source: str, line: int) -> str:
+    """The name of the function of *source* that holds *line*."""
+    for name, func in _each_function(source):
+        if func.lineno <= line <= (func.end_lineno or 0):
+            return name
+    raise AssertionError(f"line {line} is in no function")
+
+
+def _leak_context(function: str | None) -> str | None:
+    """The report's context for a leak of *function*: its test, its class for
+    setUpClass, the module for setUpModule, the session for None."""
+    if function is None:
+        return None
+    if function == "setUpModule":
+        return LEGACY
+    if function.endswith(".setUpClass"):
+        return f"{LEGACY}.{function.split('.')[0]}"
+    return f"{LEGACY}.{function}"
+
+
+@needs_libcst
+class LegacyDemoTest(unittest.TestCase):
+    """The project's legacy demo suite (tests/test_leaks.py), converted by migrate, run."""
+
+    def setUp(self) -> None:
+        fresh_session(self)
+
+    def run_suite(self, scratch: Path) -> tuple[tuple[int, str, str], list[LeakRow]]:
+        proc, report = run_cli(scratch, LEGACY, "--watch", "watched", "--no-system-tmp")
+        return outcome(proc), [row(leak) for leak in ours(report, scratch)]
+
+    def test_converted_suite_keeps_its_outcomes_and_leaks_only_what_was_left_alone(
+        self,
+    ) -> None:
+        original = legacy_scratch(self)
+        before = self.run_suite(original)
+        self.assertEqual(collections.Counter(before[1]), collections.Counter(LEGACY_LEAKS))
+
+        scratch = legacy_scratch(self)  # the suite makes fixed names: a place of its own
+        path = scratch / f"{LEGACY}.py"
+        source = path.read_text(encoding="utf-8")
+        migrated = run_python(["-m", "tempcase", "migrate", "--write", path.name], cwd=scratch)
+        self.assertEqual(migrated.returncode, 0, migrated.stderr)
+        converted = path.read_text(encoding="utf-8")
+
+        # What migrate changed, and what it reported as left alone, function by function.
+        old, new = _functions(source), _functions(converted)
+        self.assertEqual(set(old), set(new))
+        self.assertEqual({name for name in old if old[name] != new[name]}, DEMO_CONVERTED)
+        skips = re.findall(r"^[^:\n]+:(\d+):\d+: skipped: (.*)$", migrated.stderr, re.M)
+        refused = {_function_at(source, int(line)): reason for line, reason in skips}
+        self.assertEqual(len(refused), len(skips), migrated.stderr)
+        self.assertEqual(refused, DEMO_REFUSED)
+
+        after = self.run_suite(scratch)
+        # The same tests run, with the same failures, errors, skips and exit status.
+        self.assertEqual(after[0], before[0])
+        self.assertEqual(before[0][2], "FAILED (failures=1, skipped=1, expected failures=1)")
+        # No converted test leaks; every other leak of the original is still there.
+        converted_contexts = {_leak_context(name) for name in DEMO_CONVERTED}
+        self.assertEqual([leak for leak in after[1] if leak[0] in converted_contexts], [])
+        left_alone = {_leak_context(name) for name in [*DEMO_REFUSED, *DEMO_UNMATCHED]}
+        remaining = [leak for leak in LEGACY_LEAKS if leak[0] in left_alone]
+        self.assertEqual(collections.Counter(after[1]), collections.Counter(remaining))
+        # Each leak of the original is either converted away or left with a reason.
+        self.assertEqual(
+            collections.Counter(LEGACY_LEAKS),
+            collections.Counter(remaining)
+            + collections.Counter(leak for leak in LEGACY_LEAKS if leak[0] in converted_contexts),
+        )
+        gone = sorted(leak[4] for leak in LEGACY_LEAKS if leak[0] in converted_contexts)
+        self.assertEqual(gone, ["named-*", "onfail-*", "readonly-*", "subtest-*"])
 
 
 class MissingLibcstTest(unittest.TestCase):
