@@ -174,9 +174,12 @@ class TempFileTestCase:
 
     def create_file(self, name: PathArg, content: Content = "", *, encoding: str = "utf-8") -> Path:
         """Write a file in :attr:`tempcase_dir` (see :meth:`TempDirectory.create_file`)."""
-        split_name(name, func="create_file")  # a bad name creates not even tempcase_dir
-        encode_content(content, encoding, func="create_file")
-        return self.tempcase_dir.create_file(name, content, encoding=encoding)
+        func = "create_file"
+        parts = split_name(name, func=func)  # a bad name creates not even tempcase_dir
+        data = encode_content(content, encoding, func=func)
+        directory = self.tempcase_dir
+        directory._check_open(func)
+        return directory._write(parts, data, name=str(name), func=func)
 
     def create_subdirectory(self, name: PathArg) -> Path:
         """Create a directory in :attr:`tempcase_dir`."""

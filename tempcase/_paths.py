@@ -62,6 +62,12 @@ def as_path_str(path: object, *, func: str, what: str = "path") -> str:
     return path
 
 
+# Names already checked, with their components: suites write the same few
+# names in test after test.  Only plain ``str`` names that passed are kept.
+_CHECKED: dict[str, tuple[str, ...]] = {}
+_CHECKED_MAX = 4096
+
+
 def split_name(name: object, *, func: str) -> tuple[str, ...]:
     """Check a helper name and return its components.
 
@@ -74,6 +80,19 @@ def split_name(name: object, *, func: str) -> tuple[str, ...]:
     :raises TypeError: if *name* is not ``str`` or ``os.PathLike``.
     :raises ValueError: naming *name* and the rule it breaks.
     """
+    if type(name) is str:
+        checked = _CHECKED.get(name)
+        if checked is not None:
+            return checked
+    parts = _split_name(name, func=func)
+    if type(name) is str:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[name] = parts
+    return parts
+
+
+def _split_name(name: object, *, func: str) -> tuple[str, ...]:
     text = as_path_str(name, func=func, what="name")
     try:
         os.fsencode(text)

@@ -26,6 +26,8 @@ Files = Mapping[str, Content]
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_OVERWRITE_FLAGS = os.O_WRONLY | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
+_NEW_FILE_FLAGS = _OVERWRITE_FLAGS | os.O_CREAT | os.O_EXCL
 
 
 def encode_content(content: object, encoding: str, *, func: str) -> bytes:
@@ -101,21 +103,22 @@ def make_dirs(root: str, parts: tuple[str, ...], name: str, *, func: str) -> tup
     for part in parts:
         current = os.path.join(current, part)
         try:
-            st = os.lstat(current)
-        except FileNotFoundError:
             os.mkdir(current, 0o700)
-            os.chmod(current, 0o700)  # whatever the umask
-            made += 1
+        except FileExistsError:
+            # mkdir does not follow a link either: look at what is there.
+            st = os.lstat(current)
+            if stat.S_ISLNK(st.st_mode):
+                raise ValueError(
+                    f"{func}: name {name!r} goes through {part!r}, which is a symbolic link; "
+                    "tempcase never writes through links"
+                ) from None
+            if not stat.S_ISDIR(st.st_mode):
+                raise ValueError(
+                    f"{func}: name {name!r} goes through {part!r}, which is not a directory"
+                ) from None
             continue
-        if stat.S_ISLNK(st.st_mode):
-            raise ValueError(
-                f"{func}: name {name!r} goes through {part!r}, which is a symbolic link; "
-                "tempcase never writes through links"
-            )
-        if not stat.S_ISDIR(st.st_mode):
-            raise ValueError(
-                f"{func}: name {name!r} goes through {part!r}, which is not a directory"
-            )
+        os.chmod(current, 0o700)  # whatever the umask
+        made += 1
     return current, made
 
 
@@ -163,17 +166,23 @@ def write_file(
     parent, made = make_dirs(root, parts[:-1], name, func=func)
     path = os.path.join(parent, parts[-1])
     try:
-        st: os.stat_result | None = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{func}: name {name!r} is {_describe(st)}; it is not overwritten")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
-    fd = os.open(path, flags, 0o600)
+        # A new file, the usual case: O_EXCL also refuses a link or anything
+        # else standing there, which is then looked at.
+        fd = os.open(path, _NEW_FILE_FLAGS, 0o600)
+    except FileExistsError:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(
+                f"{func}: name {name!r} is {_describe(st)}; it is not overwritten"
+            ) from None
+        fd = os.open(path, _OVERWRITE_FLAGS)
+        new = False
+    else:
+        new = True
     try:
-        if st is None and hasattr(os, "fchmod"):
+        if new and hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)  # whatever the umask
         write_all(fd, data)
     finally:
         os.close(fd)
-    return path, made + (st is None)
+    return path, made + new

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
 import tempcase
+import tempcase._paths as paths_module
 from tests.support import fresh_session, make_scratch, run_tests, tree
 
 MARKER = ".tempcase-run"
@@ -512,6 +513,28 @@ class AcceptedNamesTest(SessionTestCase):
             self.assertIsInstance(path, Path)
             self.assertEqual(path, d.path / "a" / "b.txt")
             self.assertFalse(os.path.lexists(d.path / "a"))
+
+
+class CheckedNamesTest(unittest.TestCase):
+    """Names are checked once and remembered; a refused name is refused every time."""
+
+    def test_refused_name_is_refused_again_with_the_caller_named(self) -> None:
+        for func in ("create_file", "create_subdirectory"):
+            with self.subTest(func=func):
+                with self.assertRaisesRegex(ValueError, f"^{func}: name '../x'"):
+                    paths_module.split_name("../x", func=func)
+
+    def test_str_subclass_is_checked_each_time(self) -> None:
+        class Name(str):
+            pass
+
+        self.assertEqual(paths_module.split_name(Name("a/b"), func="f"), ("a", "b"))
+        self.assertNotIn(Name("a/b"), [k for k in paths_module._CHECKED if type(k) is not str])
+
+    def test_remembered_names_stay_bounded(self) -> None:
+        for i in range(paths_module._CHECKED_MAX + 10):
+            self.assertEqual(paths_module.split_name(f"n{i}/x.txt", func="f"), (f"n{i}", "x.txt"))
+        self.assertLessEqual(len(paths_module._CHECKED), paths_module._CHECKED_MAX)
 
 
 class MixinNamesTest(SessionTestCase):
