@@ -8,7 +8,9 @@ tempcase's calls, nor break them.
 
 from __future__ import annotations
 
+import bisect
 import errno
+import itertools
 import os
 import re
 import select
@@ -372,13 +374,13 @@ class _MountTable:
             self._fd = self._poll = None
 
     def points(self) -> tuple[bytes, ...]:
-        """Every mount point, as bytes without escapes."""
+        """Every mount point, as bytes without escapes, sorted."""
         if self._pid != os.getpid() or self._source != _MOUNTINFO:
             self._open()  # after fork: a descriptor and an event of our own
         if self._points is not None and self._poll is not None and not self._poll.poll(0):
             return self._points
         self._real_dirs = {}
-        self._points = tuple(_parse_mount_points(self._read()))
+        self._points = tuple(sorted(set(_parse_mount_points(self._read()))))
         return self._points
 
     def _read(self) -> bytes:
@@ -435,7 +437,13 @@ def _mounts_below(path: str) -> frozenset[str]:
         return frozenset()
     parent, name = os.path.split(path.rstrip("/") or "/")
     top = _MOUNTS.real_dir(parent).rstrip(b"/") + b"/" + os.fsencode(name) + b"/"
-    return frozenset(os.fsdecode(p[len(top) :]) for p in points if p.startswith(top))
+    # Sorted: the points below *top* are together, from where *top* would go.
+    below = []
+    for point in itertools.islice(points, bisect.bisect_left(points, top), None):
+        if not point.startswith(top):
+            break
+        below.append(os.fsdecode(point[len(top) :]))
+    return frozenset(below)
 
 
 def _remove_tree_fd(path: str, st: os.stat_result, problems: list[Problem]) -> None:
