@@ -157,9 +157,11 @@ class Registry:
             self._live[id(ctx)] = ctx
             return True
 
-    def untrack(self, ctx: Context, path: str) -> None:
-        """Forget one external path of *ctx* (it has been removed)."""
+    def untrack_all(self, ctx: Context) -> None:
+        """Forget every external path of *ctx* (its cleanup has run)."""
         with self.lock:
-            ctx.external.pop(path, None)
-            if self._owners.get(path) is ctx:
-                del self._owners[path]
+            owners = self._owners
+            for path in ctx.external:
+                if owners.get(path) is ctx:
+                    del owners[path]
+            ctx.external.clear()

@@ -239,8 +239,8 @@ class Session:
         """Remove everything *ctx* tracks; never raises.
 
         The context's directories go with one tree removal each; externally
-        registered paths are removed deepest first, skipping those inside a
-        tree already removed.  Only the process that made a context cleans
+        registered paths are removed shallowest first, skipping those inside
+        a tree already removed.  Only the process that made a context cleans
         it: a forked child leaves its parent's files alone.  The listener, if
         any, hears of the outcome; without one, problems become a warning.
         """
@@ -268,13 +268,24 @@ class Session:
         held_paths = ctx.created if hold else 0
         removed = 0 if errors or hold else ctx.created
         ctx.created = 0
-        for item in sorted(ctx.external.values(), key=_depth, reverse=True):
-            if not any(item.path.startswith(prefix) for prefix in gone):
-                problems = remove_path(item.path, expected=item.identity)
-                self._record(ctx, item.path, problems, errors, leaks)
-            if not os.path.lexists(item.path):
+        # Shallowest first: a registered directory goes as one tree, and what
+        # was registered below it goes with it (also the safe order: a
+        # directory swapped for a link is unlinked before any path through it
+        # is looked at).
+        whole: set[str] = set()  # removed without a problem, with all below
+        for item in sorted(ctx.external.values(), key=_depth):
+            path = item.path
+            if _below(path, whole) or any(path.startswith(prefix) for prefix in gone):
+                whole.add(path)
                 removed += 1
-            self.registry.untrack(ctx, item.path)
+                continue
+            problems = remove_path(path, expected=item.identity)
+            self._record(ctx, path, problems, errors, leaks)
+            if not os.path.lexists(path):
+                removed += 1
+                if not problems:
+                    whole.add(path)
+        self.registry.untrack_all(ctx)
         self.removed += removed
         self.tracked_total += tracked
         if ctx.scope == "test" and tracked:
@@ -550,6 +561,20 @@ def _has_entries(path: str) -> bool:
 
 def _depth(tracked: Tracked) -> int:
     return tracked.path.count(os.sep)
+
+
+def _below(path: str, removed: set[str]) -> bool:
+    """Whether *path* is inside one of the *removed* directories."""
+    if not removed:
+        return False
+    current = path
+    while True:
+        parent = os.path.dirname(current)
+        if parent in removed:
+            return True
+        if parent == current:
+            return False
+        current = parent
 
 
 _session: Session | None = None

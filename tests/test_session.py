@@ -7,8 +7,12 @@ import textwrap
 import time
 import unittest
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import tempcase
+import tempcase._removal as removal_module
+import tempcase._session as session_module
 from tests.support import fresh_session, make_scratch, memory_scratch, run_python, run_tests
 
 
@@ -69,6 +73,58 @@ class RegisterTest(unittest.TestCase):
                 self.assertTrue(result.ok, result.errors)
                 self.assertEqual(result.removed, 2)
                 self.assertFalse(parent.exists())
+
+    def test_registered_tree_goes_in_one_removal_with_what_was_registered_inside(self) -> None:
+        top = self.scratch / "tree"
+        registered = [top]
+        for d in range(3):
+            directory = top / f"d{d}"
+            directory.mkdir(parents=True)
+            registered.append(directory)
+            for f in range(4):
+                registered.append(directory / f"f{f}.txt")
+                registered[-1].write_text("x")
+        removals: list[str] = []
+        real_remove = removal_module.remove_path
+
+        def remove_path(path: str, **kwargs: Any) -> Any:
+            removals.append(path)
+            return real_remove(path, **kwargs)
+
+        with tempcase.scope("s"):
+            for path in reversed(registered):  # deepest first, as a test may
+                if path.is_dir():
+                    tempcase.register_directory(path)
+                else:
+                    tempcase.register_file(path)
+            with mock.patch.object(session_module, "remove_path", remove_path):
+                result = tempcase.cleanup_context("s")
+            self.assertEqual(tempcase.get_stats().paths_by_context.get("s", 0), 0)
+        self.assertTrue(result.ok, result.errors)
+        self.assertEqual(result.removed, len(registered))
+        self.assertEqual(removals, [str(top)])
+        self.assertFalse(top.exists())
+
+    def test_registered_directory_swapped_for_a_link_keeps_the_files_behind_it(self) -> None:
+        # Hazard 31: the directory is now a link to outside/, which holds a
+        # file of the same name as one registered inside it; neither the link's
+        # target nor that file is touched.
+        outside = make_scratch(self)
+        (outside / "f.txt").write_text("precious")
+        directory = self.scratch / "d"
+        directory.mkdir()
+        (directory / "f.txt").write_text("x")
+        with tempcase.scope("s"):
+            tempcase.register_directory(directory)
+            tempcase.register_file(directory / "f.txt")
+            os.rename(directory, self.scratch / "moved")
+            os.symlink(outside, directory)
+            with self.assertWarnsRegex(tempcase.TempcaseWarning, "could not clean up 1 path"):
+                result = tempcase.cleanup_context("s")
+        self.assertEqual((outside / "f.txt").read_text(), "precious")
+        self.assertFalse(os.path.lexists(directory))
+        self.assertEqual([Path(e.path) for e in result.errors], [directory])
+        self.assertIn("replaced by a symbolic link", result.errors[0].error)
 
     def test_path_from_before_the_run_is_refused_unless_adopted(self) -> None:
         old = self.scratch / "old.txt"
