@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 import stat
 import time
 
@@ -25,6 +23,8 @@ def _marker_time(path: str) -> float | None:
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != getattr(os, "getuid", lambda: st.st_uid)():
             return None
+        import json  # here, not at import: only --keep reads markers
+
         with open(os.path.join(path, KEEP_MARKER), encoding="utf-8") as stream:
             created = json.load(stream).get("created")
     except (OSError, ValueError, AttributeError):
@@ -47,6 +47,9 @@ class KeptArea:
         self._made = False
 
     def _make(self) -> None:
+        import json  # here, not at import: only --keep writes markers
+        import socket
+
         os.makedirs(self.base, mode=0o700, exist_ok=True)
         os.mkdir(self.path, 0o700)
         marker = {

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
-import json
 import os
 import re
-import socket
 import stat
 import sys
 import tempfile
@@ -143,6 +140,8 @@ def context_dir_name(label: str | None, serial: int) -> str:
     text = label if label is not None else "session"
     tail = text.rsplit("::", 1)[-1] if "::" in text else text.rsplit(".", 1)[-1]
     short = _NAME_CHARS.sub("_", tail).strip("._-")[:_SHORT_NAME].rstrip("._-") or "context"
+    import hashlib  # here: only a context that makes a directory needs it
+
     digest = hashlib.blake2s(text.encode("utf-8", "surrogatepass"), digest_size=3).hexdigest()
     name = f"{short}-{digest}-{serial}"
     return f"_{name}" if is_windows_reserved(name) else name
@@ -188,6 +187,9 @@ class RunDirectory:
         self._lock_fd = fd
 
     def _write_marker(self, started: float) -> None:
+        import json  # here, not at import: once a run
+        import socket
+
         marker: dict[str, str | int | float] = {
             "tempcase_run": 1,
             "run_id": os.path.basename(self.path),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -265,6 +264,8 @@ def load_baseline(path: str) -> Counter[tuple[str | None, str, str]]:
 
     :raises ValueError: if the file is not a tempcase report.
     """
+    import json  # here, not at import: only --baseline reads a report
+
     with open(path, encoding="utf-8") as stream:
         try:
             data = json.load(stream)

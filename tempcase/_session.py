@@ -10,9 +10,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
-
-from typing_extensions import Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 from tempcase._keep import KeptArea
 from tempcase._layout import (
