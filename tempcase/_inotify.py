@@ -18,7 +18,7 @@ from typing import Any
 
 from tempcase._real import OS
 
-__all__ = ["Watcher", "open_watcher"]
+__all__ = ["FIONREAD", "Watcher", "open_watcher"]
 
 _log = logging.getLogger("tempcase")
 
@@ -40,7 +40,7 @@ _EVENT_SIZE = _EVENT.size
 _APPEAR = IN_CREATE | IN_MOVED_TO
 # Any of these: the queue overflowed or a watched directory went away.
 _RESET = IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
-_FIONREAD = 0x541B
+FIONREAD = 0x541B  # ioctl: how many bytes of events wait to be read
 
 
 class Watcher:
@@ -78,7 +78,7 @@ class Watcher:
         if fd is None or ioctl is None:
             return None
         pending = self._pending
-        ioctl(fd, _FIONREAD, pending, True)
+        ioctl(fd, FIONREAD, pending, True)
         if not pending[0]:
             return {}
         try:

@@ -100,7 +100,7 @@ class TmpfsSandboxTest(unittest.TestCase):
 
         with mock.patch.object(Watcher, "poll", poll):
             result = _run(case)
-        self.assertGreaterEqual(len(reported), 30)
+        # (No poll at all when nothing is pending: the check stops at the ioctl.)
         self.assertEqual([events for events in reported if events], [])
         self.assertTrue(result.wasSuccessful())
         self.assertEqual(result.testsRun, 30)
