@@ -182,12 +182,26 @@ class _Flow:
                 self.reason = f"it is kept by {code}(), beyond the test"
 
 
+def _may_be_test(owner: cst.BaseExpression, imported: Ref) -> bool:
+    """Whether *owner*, in ``owner.attr``, may be the test or its class (``cls``,
+    ``type(self)``, ``self.__class__``, any other name), so that ``owner.attr``
+    may be ``self.attr``. ``self`` itself is not (that is the attribute), nor
+    ``self.x`` or a chain from an imported module (``os`` in ``os.path``)."""
+    if is_self_attr(owner, "__class__"):
+        return True
+    root = owner
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    return not (isinstance(root, cst.Name) and (root.value == "self" or imported(root)))
+
+
 def escape_reason(
     cls: cst.ClassDef,
     methods: Sequence[cst.FunctionDef],
     start: cst.FunctionDef,
     key: cst.BaseExpression,
     skip: Sequence[cst.CSTNode],
+    imported: Ref,
 ) -> str | None:
     """Why the path bound to *key* in *start* may outlive the test, or None if it cannot.
 
@@ -198,6 +212,7 @@ def escape_reason(
 
     :param methods: the class's instance methods (what ``self.x`` can reach).
     :param skip: statements left out of the analysis (the ones being rewritten).
+    :param imported: whether a name is bound by an import only (a module, not the test).
     """
     flow = _Flow(methods, skip)
     flow.taint(start, key, _globals(start))
@@ -214,7 +229,7 @@ def escape_reason(
         if (
             isinstance(node, cst.Attribute)
             and node.attr.value in flow.attrs
-            and not is_self_attr(node)
+            and _may_be_test(node.value, imported)
         ):
             code = cst.Module([]).code_for_node(node)
             return f"self.{node.attr.value} is also reached as {code}, beyond this test"

@@ -20,7 +20,13 @@ from typing_extensions import override
 from tempcase._migrate_flow import is_self_attr, iter_nodes
 from tempcase._migrate_plans import plan_class
 from tempcase._migrate_rules import MAKERS, MIXIN_NAMES, Plan, code, qualified
-from tempcase._migrate_tidy import is_emptied, plain_hooks, prune_imports, remove_statements
+from tempcase._migrate_tidy import (
+    is_emptied,
+    plain_hooks,
+    prune_imports,
+    prune_local_imports,
+    remove_statements,
+)
 from tempcase._scan import _char_col, _suppressions
 from tempcase._scan_rules import find_patterns
 
@@ -93,7 +99,10 @@ class _Collector(cst.CSTVisitor):
 
     @override
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, Sequence) and code(node.module or cst.Name("")) == "tempcase":
+        module = node.module  # None in ``from . import name``
+        if module is None or node.relative or not isinstance(node.names, Sequence):
+            return
+        if code(module) == "tempcase":
             for alias in node.names:
                 if code(alias.name) == "TempFileTestCase" and self.parent(node, 2) is self.module:
                     self.mixin_expr = alias.asname.name if alias.asname else alias.name
@@ -255,8 +264,10 @@ class _Apply(cst.CSTTransformer):
     ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
         updated = super().on_leave(original_node, updated_node)
         key = id(original_node)
-        if isinstance(updated, cst.FunctionDef) and key in self.hooks and is_emptied(updated):
-            self.emptied.add(id(updated))
+        if isinstance(updated, cst.FunctionDef) and isinstance(original_node, cst.FunctionDef):
+            updated = prune_local_imports(original_node, updated)
+            if key in self.hooks and is_emptied(updated):
+                self.emptied.add(id(updated))
         if isinstance(updated, cst.IndentedBlock) and self.emptied & set(map(id, updated.body)):
             kept = remove_statements(updated.body, self.emptied)
             self.emptied.clear()  # ids of nodes no longer held could be reused
@@ -314,13 +325,27 @@ def migrate_module(source: bytes, protected: set[str]) -> Outcome:
     new = wrapper.module.visit(_Apply(edits, bases, collector.hooks))
     new = prune_imports(wrapper.module, new)
     context = CodemodContext()
-    if needs_os:
+    if needs_os and not _binds_os(new):
         AddImportsVisitor.add_needed_import(context, "os")
     if bases and code(collector.mixin_expr) == _MIXIN:
         AddImportsVisitor.add_needed_import(context, "tempcase")
     new = AddImportsVisitor(context).transform_module(new)
     outcome.code = new.code
     return outcome
+
+
+def _binds_os(module: cst.Module) -> bool:
+    """Whether a module-level ``import os.path`` (or any ``os.NAME``) already binds
+    ``os``, which libcst's import adder does not count as ``import os``."""
+    return any(
+        isinstance(small, cst.Import)
+        and any(
+            alias.asname is None and code(alias.name).split(".")[0] == "os" for alias in small.names
+        )
+        for line in module.body
+        if isinstance(line, cst.SimpleStatementLine)
+        for small in line.body
+    )
 
 
 def _unresolved(

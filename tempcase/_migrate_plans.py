@@ -80,7 +80,7 @@ def _plan_tempdir(m: Method) -> Plan:
     drops = m.removals([".cleanup"], key)
     if not drops:
         raise Skip("it is never cleaned up explicitly (tearDown or addCleanup)")
-    for method in m.methods:
+    for method in m.scope(key):
         for node in iter_nodes(method.body):
             if node is small.targets[0].target or any(node is edit.node for edit in drops):
                 continue

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 from typing import Sequence, Union
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
+from libcst.metadata import (
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+)
 
 from tempcase._migrate_flow import escape_reason, is_self_attr, iter_nodes
 from tempcase._writing import check_affix
@@ -132,12 +137,23 @@ class Method:
     def parent(self, node: cst.CSTNode) -> cst.CSTNode:
         return self.v.get_metadata(ParentNodeProvider, node)
 
+    def imported(self, node: cst.CSTNode) -> bool:
+        """Whether *node* is a name that only an import binds (``os``, not ``cls``)."""
+        found = self.v.get_metadata(QualifiedNameProvider, node, set())
+        return bool(found) and all(q.source is QualifiedNameSource.IMPORT for q in found)
+
     def line_of(self, node: cst.CSTNode) -> int:
         return int(self.v.get_metadata(PositionProvider, node).start.line)
 
     def statement(self) -> tuple[cst.SimpleStatementLine, cst.BaseSmallStatement]:
         """The line holding the call, which must be its only statement."""
         small = self.parent(self.call)
+        if isinstance(small, cst.Arg):
+            outer = self.parent(small)
+            func = code(outer.func) if isinstance(outer, cst.Call) else "another call"
+            raise Skip(f"the result is passed to {func}(), not bound to a name as it is")
+        if not isinstance(small, cst.BaseSmallStatement):
+            raise Skip("the result is used inside a larger expression, not bound to a name")
         line = self.parent(small)
         if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
             raise Skip("the call shares its line with other statements")
@@ -175,11 +191,16 @@ class Method:
             out.append(keyword_arg(name, value))
         return out
 
+    def scope(self, key: cst.BaseExpression) -> Sequence[cst.FunctionDef]:
+        """The methods in which *key* stands for the path: every one for ``self.attr``,
+        the call's own for anything else (a local name means nothing outside it)."""
+        return self.methods if is_self_attr(key) else [self.method]
+
     def removals(self, matches: Sequence[str], key: cst.BaseExpression) -> list[Edit]:
         """The statements that remove the path by hand, all in places where dropping
         them changes nothing: tearDown, addCleanup, or the end of the method."""
         edits: list[Edit] = []
-        for method in self.methods:
+        for method in self.scope(key):
             for node in iter_nodes(method.body):
                 if isinstance(node, cst.Call) and self._removes(node, matches, key):
                     edits.append(self._drop(method, node))
@@ -236,7 +257,7 @@ class Method:
 
     def check_flow(self, key: cst.BaseExpression, skip: Sequence[cst.CSTNode]) -> None:
         """Refuse a path that may outlive the test, or a name bound more than once."""
-        reason = escape_reason(self.cls, self.methods, self.method, key, skip)
+        reason = escape_reason(self.cls, self.methods, self.method, key, skip, self.imported)
         if reason:
             raise Skip(reason)
         if isinstance(key, cst.Name):

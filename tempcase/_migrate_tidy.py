@@ -10,7 +10,13 @@ import libcst as cst
 from tempcase._migrate_flow import iter_nodes
 from tempcase._migrate_rules import code, qualified
 
-__all__ = ["is_emptied", "plain_hooks", "prune_imports", "remove_statements"]
+__all__ = [
+    "is_emptied",
+    "plain_hooks",
+    "prune_imports",
+    "prune_local_imports",
+    "remove_statements",
+]
 
 _HOOKS = frozenset({"setUp", "tearDown"})
 # Bases whose setUp and tearDown do nothing: unittest's, and tempcase's (the
@@ -120,25 +126,25 @@ def remove_statements(body: Sequence[cst.BaseStatement], drop: set[int]) -> list
     return out
 
 
-def _references(module: cst.Module) -> Counter[str]:
-    """How often each name is used in *module*, its imports aside."""
-    nodes = list(iter_nodes(module))
+def _references(node: cst.CSTNode) -> Counter[str]:
+    """How often each name is used in *node*, its imports aside."""
+    nodes = list(iter_nodes(node))
     counts = Counter(n.value for n in nodes if isinstance(n, cst.Name))
-    for node in nodes:
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            counts.subtract(n.value for n in iter_nodes(node) if isinstance(n, cst.Name))
+    for sub in nodes:
+        if isinstance(sub, (cst.Import, cst.ImportFrom)):
+            counts.subtract(n.value for n in iter_nodes(sub) if isinstance(n, cst.Name))
     return counts
 
 
-def _strings(module: cst.Module) -> str:
-    """The text of every string literal in *module*: a name written there may
+def _strings(node: cst.CSTNode) -> str:
+    """The text of every string literal in *node*: a name written there may
     be a reference (an ``__all__`` entry, a string annotation, a doctest)."""
     parts = []
-    for node in iter_nodes(module):
-        if isinstance(node, cst.SimpleString):
-            parts.append(node.value)
-        elif isinstance(node, cst.FormattedStringText):
-            parts.append(node.value)
+    for sub in iter_nodes(node):
+        if isinstance(sub, cst.SimpleString):
+            parts.append(sub.value)
+        elif isinstance(sub, cst.FormattedStringText):
+            parts.append(sub.value)
     return "\n".join(parts)
 
 
@@ -151,16 +157,14 @@ def _bound(alias: cst.ImportAlias, statement: cst.Import | cst.ImportFrom) -> tu
     if isinstance(statement, cst.Import):
         return code(alias.name), name
     relative = "." * len(statement.relative)
-    return relative + code(statement.module or cst.Name("")), name
+    return relative + (code(statement.module) if statement.module else ""), name
 
 
-def prune_imports(before: cst.Module, after: cst.Module) -> cst.Module:
-    """*after* without the module-level imports of os, shutil and tempfile names
-    that *before* used and *after* no longer does.
-
-    An import line with a comment, of several statements, a star import and
-    any import of another module (``__future__`` included) stay as they are.
-    """
+def _without_unused(
+    before: cst.CSTNode, after: cst.CSTNode, body: Sequence[cst.BaseStatement]
+) -> list[cst.BaseStatement]:
+    """*body*, a block of *after*, without the imports of os, shutil and tempfile
+    names that *before* used and *after* no longer does."""
     used_before, used_after = _references(before), _references(after)
     strings = _strings(after)
 
@@ -172,9 +176,9 @@ def prune_imports(before: cst.Module, after: cst.Module) -> cst.Module:
             and not re.search(rf"\b{re.escape(name)}\b", strings)
         )
 
-    body: list[cst.BaseStatement] = []
+    kept_body: list[cst.BaseStatement] = []
     drop: set[int] = set()
-    for line in after.body:
+    for line in body:
         small = line.body[0] if isinstance(line, cst.SimpleStatementLine) else None
         if (
             not isinstance(line, cst.SimpleStatementLine)
@@ -183,7 +187,7 @@ def prune_imports(before: cst.Module, after: cst.Module) -> cst.Module:
             or not isinstance(small.names, Sequence)
             or _has_comment(line)
         ):
-            body.append(line)
+            kept_body.append(line)
             continue
         aliases = list(small.names)
         kept = [alias for alias in aliases if not unused(*_bound(alias, small))]
@@ -191,5 +195,29 @@ def prune_imports(before: cst.Module, after: cst.Module) -> cst.Module:
             drop.add(id(line))
         elif kept[-1] is not aliases[-1]:
             kept[-1] = kept[-1].with_changes(comma=aliases[-1].comma)
-        body.append(line.with_changes(body=[small.with_changes(names=kept)]) if kept else line)
-    return after.with_changes(body=remove_statements(body, drop))
+        kept_body.append(line.with_changes(body=[small.with_changes(names=kept)]) if kept else line)
+    return remove_statements(kept_body, drop)
+
+
+def prune_imports(before: cst.Module, after: cst.Module) -> cst.Module:
+    """*after* without the module-level imports of os, shutil and tempfile names
+    that *before* used and *after* no longer does.
+
+    An import line with a comment, of several statements, a star import and
+    any import of another module (``__future__`` included) stay as they are.
+    """
+    return after.with_changes(body=_without_unused(before, after, after.body))
+
+
+def prune_local_imports(before: cst.FunctionDef, after: cst.FunctionDef) -> cst.FunctionDef:
+    """*after* without the imports at the top level of its body that
+    :func:`prune_imports` would remove, counting uses in the function only
+    (the name is local to it). In a function that declares a name ``global``
+    or ``nonlocal`` an import may bind a name of another scope: it stays whole.
+    """
+    if not isinstance(after.body, cst.IndentedBlock) or any(
+        isinstance(node, (cst.Global, cst.Nonlocal)) for node in iter_nodes(after)
+    ):
+        return after
+    body = _without_unused(before, after, after.body.body)
+    return after.with_changes(body=after.body.with_changes(body=body))

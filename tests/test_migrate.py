@@ -275,6 +275,63 @@ class RewriteTest(unittest.TestCase):
         self.assertIn("p = os.fspath(self.create_temp_file())", code)
         self.assertIn("import os\n", code)
 
+    def test_same_local_name_in_two_methods_is_rewritten_in_each(self) -> None:
+        # A local name means nothing outside its method: each rmtree is its own.
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def test_a(self):
+                    d = tempfile.mkdtemp()
+                    try:
+                        self.assertTrue(d)
+                    finally:
+                        shutil.rmtree(d)
+
+                def test_b(self):
+                    d = tempfile.mkdtemp()
+                    self.addCleanup(shutil.rmtree, d)
+                    self.assertTrue(d)
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_a(self):
+                    d = os.fspath(self.create_temp_directory())
+                    self.assertTrue(d)
+
+                def test_b(self):
+                    d = os.fspath(self.create_temp_directory())
+                    self.assertTrue(d)
+            """,
+            OS_HEAD,
+        )
+
+    def test_attribute_named_like_a_module_attribute_is_rewritten(self) -> None:
+        # self.path is not os.path: only an owner that may be the test counts.
+        self.check(
+            """
+            class T(unittest.TestCase):
+                def setUp(self):
+                    self.tmpdir = tempfile.mkdtemp()
+                    self.path = os.path.join(self.tmpdir, "db")
+
+                def tearDown(self):
+                    shutil.rmtree(self.tmpdir)
+
+                def test_a(self):
+                    self.assertFalse(os.path.exists(self.path))
+            """,
+            """
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def setUp(self):
+                    self.tmpdir = os.fspath(self.create_temp_directory())
+                    self.path = os.path.join(self.tmpdir, "db")
+
+                def test_a(self):
+                    self.assertFalse(os.path.exists(self.path))
+            """,
+            OS_HEAD,
+        )
+
 
 @needs_libcst
 class TidyTest(unittest.TestCase):
@@ -502,6 +559,83 @@ class TidyTest(unittest.TestCase):
             """,
         )
 
+    def test_import_os_path_already_binds_os(self) -> None:
+        self.check(
+            """\
+            import os.path
+            import shutil
+            import tempfile
+            import unittest
+
+
+            class T(unittest.TestCase):
+                def test_x(self):
+                    d = tempfile.mkdtemp()
+                    self.addCleanup(shutil.rmtree, d)
+                    self.assertTrue(os.path.isdir(d))
+            """,
+            """\
+            import os.path
+            import unittest
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_x(self):
+                    d = os.fspath(self.create_temp_directory())
+                    self.assertTrue(os.path.isdir(d))
+            """,
+        )
+
+    def test_function_level_imports_left_unused_are_removed(self) -> None:
+        # Counted in the function only: the module-level shutil, still used, stays.
+        self.check(
+            """\
+            import os
+            import shutil
+            import unittest
+
+
+            class T(unittest.TestCase):
+                def test_gone(self):
+                    import tempfile, shutil
+                    d = tempfile.mkdtemp()
+                    try:
+                        self.assertTrue(os.path.isdir(d))
+                    finally:
+                        shutil.rmtree(d)
+
+                def test_kept(self):
+                    import tempfile, shutil
+                    d = tempfile.mkdtemp()
+                    self.addCleanup(shutil.rmtree, d)
+                    shutil.copy(__file__, d)
+
+                def test_other(self):
+                    shutil.copy(__file__, ".")
+            """,
+            """\
+            import os
+            import shutil
+            import unittest
+            import tempcase
+
+
+            class T(tempcase.TempFileTestCase, unittest.TestCase):
+                def test_gone(self):
+                    d = os.fspath(self.create_temp_directory())
+                    self.assertTrue(os.path.isdir(d))
+
+                def test_kept(self):
+                    import shutil
+                    d = os.fspath(self.create_temp_directory())
+                    shutil.copy(__file__, d)
+
+                def test_other(self):
+                    shutil.copy(__file__, ".")
+            """,
+        )
+
     def test_imports_still_used_commented_exported_or_unused_before_stay(self) -> None:
         self.check(
             """\
@@ -693,6 +827,11 @@ LEFT_ALONE = {
         "    def test_x(self):\n        with self.td as name:\n            pass\n",
         "self.td is used as",
     ),
+    "wrapped_in_another_call": (
+        "    def test_x(self):\n        d = os.path.realpath(tempfile.mkdtemp())\n"
+        "        self.addCleanup(shutil.rmtree, d)\n",
+        "the result is passed to os.path.realpath(), not bound to a name as it is",
+    ),
     "temporary_directory_never_cleaned": (
         "    def setUp(self):\n        self.td = tempfile.TemporaryDirectory()\n",
         "it is never cleaned up explicitly (tearDown or addCleanup)",
@@ -853,6 +992,64 @@ class CommandTest(unittest.TestCase):
         self.assertEqual((status, out), (0, ""))
         self.assertIn(f"{bad}:1:", err)
         self.assertIn("skipped", err)
+
+    def test_relative_import_without_a_module_name_is_no_crash(self) -> None:
+        (self.scratch / "test_rel.py").write_text(
+            "from . import helper\n" + SAMPLE, encoding="utf-8"
+        )
+        status, out, err = run_main("--write", str(self.scratch))
+        self.assertEqual((status, out), (0, ""))
+        self.assertIn("2 files rewritten (8 rewrites), 2 occurrences left alone, in 2 files", err)
+        text = (self.scratch / "test_rel.py").read_text(encoding="utf-8")
+        self.assertTrue(text.startswith("from . import helper\nimport os\n"), text)
+        self.assertIn("\nimport tempcase\n", text)
+
+    def test_file_failing_unexpectedly_is_reported_and_the_others_done(self) -> None:
+        from tempcase import _migrate_module
+
+        real = _migrate_module.migrate_module
+
+        def fail_on_marker(source: bytes, protected: set[str]) -> _migrate_module.Outcome:
+            if b"# fail here" in source:
+                raise RuntimeError("unforeseen\nsecond line")
+            return real(source, protected)
+
+        bad = self.scratch / "test_bad.py"
+        bad.write_text("# fail here\n" + SAMPLE, encoding="utf-8")
+        last = self.scratch / "test_z.py"
+        last.write_text(SAMPLE, encoding="utf-8")
+        with mock.patch.object(_migrate_module, "migrate_module", fail_on_marker):
+            status, out, err = run_main("--write", str(self.scratch))
+        self.assertEqual((status, out), (3, ""))
+        failed = [line for line in err.splitlines() if ": failed: " in line]
+        self.assertEqual(
+            failed,
+            [
+                f"{bad}:1:1: failed: RuntimeError: unforeseen (the file is left unchanged; "
+                "please report this as a bug of tempcase migrate)"
+            ],
+        )
+        self.assertIn("2 files rewritten (8 rewrites), 2 occurrences left alone, in 3 files", err)
+        self.assertTrue(err.rstrip().endswith(", 1 failed"))
+        self.assertEqual(bad.read_text(encoding="utf-8"), "# fail here\n" + SAMPLE)
+        for done in (self.file, last):
+            self.assertIn("create_temp_directory", done.read_text(encoding="utf-8"))
+
+    def test_undecodable_files_are_reported_and_skipped(self) -> None:
+        unknown = self.scratch / "unknown.py"
+        unknown.write_bytes(b"# -*- coding: zlatin-1 -*-\nx = 1\n")
+        mismatch = self.scratch / "mismatch.py"
+        mismatch.write_bytes(b"# -*- coding: ascii -*-\n\nx = '\xc3\xa9'\n")
+        status, out, err = run_main(str(self.scratch))
+        self.assertEqual(status, 0)
+        self.assertIn("+class UnpackTest(tempcase.TempFileTestCase, unittest.TestCase):", out)
+        self.assertIn(
+            f"{mismatch}:3:1: skipped: the file cannot be decoded as ascii (byte 0xc3)", err
+        )
+        self.assertIn(
+            f"{unknown}:1:1: skipped: the file cannot be decoded (unknown encoding: zlatin-1)", err
+        )
+        self.assertIn("1 file to rewrite (4 rewrites), 3 occurrences left alone, in 3 files", err)
 
     def test_migrated_suite_runs_clean_where_the_original_leaked(self) -> None:
         suite = self.scratch / "suite"
