@@ -23,6 +23,18 @@ class Tracked:
     identity: Identity | None
 
 
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+    def _pid() -> int:
+        """This process's id (getpid is a system call; a child learns its own at fork)."""
+        return _PID[0]
+
+else:  # pragma: no cover - Windows: no fork
+    _pid = os.getpid
+
+
 class Context:
     """One activation of a scope: a test run, a class, a module, the session.
 
@@ -45,7 +57,7 @@ class Context:
     def __init__(self, name: str | None, scope: str) -> None:
         self.name = name
         self.scope = scope
-        self.owner_pid = os.getpid()
+        self.owner_pid = _pid()
         self.dirs: dict[str, str] = {}
         self.external: dict[str, Tracked] = {}
         self.created = 0

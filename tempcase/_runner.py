@@ -113,6 +113,8 @@ class TempCaseResult(unittest.TextTestResult):
         self._finished = False
         self._top_level = False
         self._own_contexts: dict[str, Context] = {}
+        # The test startTest last saw, with its id (test.id() formats a string).
+        self._started: tuple[object, str] = (None, "")
         self.detector: Detector | None = None
         # Set by the runner: end tempcase's session at the end of the run.
         self.end_session = False
@@ -241,14 +243,18 @@ class TempCaseResult(unittest.TextTestResult):
         session = self._session
         if session is None:
             return
+        test_id = test.id()
+        self._started = (test, test_id)
         current = session.registry.current()
-        if current.scope != "test" or current.name != test.id():
+        if current.scope != "test" or current.name != test_id:
             # A test without the mixin: module-level helpers still belong to it.
-            self._own_contexts[test.id()] = session.open_context(test.id(), "test")
+            self._own_contexts[test_id] = session.open_context(test_id, "test")
 
     @override
     def stopTest(self, test: unittest.TestCase) -> None:
-        test_id = test.id()
+        started, test_id = self._started
+        if started is not test:
+            test_id = test.id()
         ctx = self._own_contexts.pop(test_id, None)
         if ctx is not None and self._session is not None:
             self._session.end_context(ctx)

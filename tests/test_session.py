@@ -366,9 +366,25 @@ class ProcessTest(unittest.TestCase):
         root = scratch / "base" / f"tempcase-of-{os.getuid()}"
         self.assertEqual(os.listdir(root), [])
 
-
-if __name__ == "__main__":
-    unittest.main()
+    @unittest.skipUnless(hasattr(os, "fork"), "needs fork")
+    def test_forked_child_cleans_the_contexts_it_opens_itself(self) -> None:
+        fresh_session(self, make_scratch(self) / "base")
+        with tempcase.scope("parent"):
+            parent_file = tempcase.create_temp_file("parent")
+            pid = os.fork()
+            if pid == 0:  # the child: exit status 0 when its own scope cleaned up
+                status = 1
+                try:
+                    with tempcase.scope("child"):
+                        child_file = tempcase.create_temp_file("child")
+                    status = 0 if not child_file.exists() and parent_file.exists() else 3
+                finally:
+                    os._exit(status)
+            _, status = os.waitpid(pid, 0)
+            self.assertTrue(os.WIFEXITED(status), status)
+            self.assertEqual(os.WEXITSTATUS(status), 0)
+            self.assertTrue(parent_file.exists())
+        self.assertFalse(parent_file.exists())
 
 
 class RunDirectoryEndTest(unittest.TestCase):
@@ -418,3 +434,7 @@ class RefusedRootTest(unittest.TestCase):
         self.assertEqual(len(lines), 1, done.stderr)
         self.assertIn("TEMPCASE_BASETEMP", lines[0])
         self.assertEqual(list(elsewhere.iterdir()), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
