@@ -243,9 +243,12 @@ class TempCaseResult(unittest.TextTestResult):
         session = self._session
         if session is None:
             return
+        current = session.registry.current()
+        if getattr(test, "_tempcase_context", None) is current:
+            self._started = (test, current.name or test.id())  # the mixin's: named by id
+            return
         test_id = test.id()
         self._started = (test, test_id)
-        current = session.registry.current()
         if current.scope != "test" or current.name != test_id:
             # A test without the mixin: module-level helpers still belong to it.
             self._own_contexts[test_id] = session.open_context(test_id, "test")
