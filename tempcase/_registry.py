@@ -10,7 +10,7 @@ from typing import Iterator
 
 from tempcase._removal import Identity
 
-__all__ = ["SCOPES", "Context", "Registry", "Tracked"]
+__all__ = ["SCOPES", "Context", "Registry", "Tracked", "cached_pid"]
 
 SCOPES = ("test", "class", "module", "session", "custom")
 
@@ -27,12 +27,12 @@ _PID = [os.getpid()]
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
-    def _pid() -> int:
+    def cached_pid() -> int:
         """This process's id (getpid is a system call; a child learns its own at fork)."""
         return _PID[0]
 
 else:  # pragma: no cover - Windows: no fork
-    _pid = os.getpid
+    cached_pid = os.getpid
 
 
 class Context:
@@ -57,7 +57,7 @@ class Context:
     def __init__(self, name: str | None, scope: str) -> None:
         self.name = name
         self.scope = scope
-        self.owner_pid = _pid()
+        self.owner_pid = cached_pid()
         self.dirs: dict[str, str] = {}
         self.external: dict[str, Tracked] = {}
         self.created = 0

@@ -21,7 +21,7 @@ from tempcase._layout import (
     user_root_name,
 )
 from tempcase._paths import as_path_str
-from tempcase._registry import Context, Registry, Tracked
+from tempcase._registry import Context, Registry, Tracked, cached_pid
 from tempcase._removal import Identity, Problem, remove_path
 
 if TYPE_CHECKING:  # detection is loaded by the runner, not by every import
@@ -191,13 +191,13 @@ class Session:
             return CleanupResult() if ctx.closed else self.clean(ctx)
         finally:
             self.registry.pop(ctx)
-            if os.getpid() == ctx.owner_pid:
+            if cached_pid() == ctx.owner_pid:
                 self.registry.drop(ctx)
 
     def finish_context(self, ctx: Context) -> CleanupResult:
         """Clean *ctx* and close it for writes (it stays current until ended)."""
         result = self.clean(ctx)
-        if os.getpid() == ctx.owner_pid:
+        if cached_pid() == ctx.owner_pid:  # (a cached pid: nothing is removed here)
             if self.registry.is_kept(ctx) or ctx.external:
                 self.registry.drop(ctx)
             else:
