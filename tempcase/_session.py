@@ -237,10 +237,11 @@ class Session:
         """Remove everything *ctx* tracks; never raises.
 
         The context's directories go with one tree removal each; externally
-        registered paths are removed shallowest first, skipping those inside
-        a tree already removed.  Only the process that made a context cleans
-        it: a forked child leaves its parent's files alone.  The listener, if
-        any, hears of the outcome; without one, problems become a warning.
+        registered paths are removed in path order (a directory before what
+        is below it), skipping those inside a tree already removed.  Only the
+        process that made a context cleans it: a forked child leaves its
+        parent's files alone.  The listener, if any, hears of the outcome;
+        without one, problems become a warning.
         """
         if not ctx.dirs and not ctx.external and not ctx.created:
             ctx.generation += 1  # nothing to remove: the common case, kept cheap
@@ -266,23 +267,25 @@ class Session:
         held_paths = ctx.created if hold else 0
         removed = 0 if errors or hold else ctx.created
         ctx.created = 0
-        # Shallowest first: a registered directory goes as one tree, and what
-        # was registered below it goes with it (also the safe order: a
-        # directory swapped for a link is unlinked before any path through it
-        # is looked at).
-        whole: set[str] = set()  # removed without a problem, with all below
-        for item in sorted(ctx.external.values(), key=_depth):
-            path = item.path
-            if _below(path, whole) or any(path.startswith(prefix) for prefix in gone):
-                whole.add(path)
+        # In path order, so a directory comes before everything below it: a
+        # registered directory goes as one tree, and what was registered
+        # below it (the paths right after it in this order) goes with it.
+        # Also the safe order: a directory swapped for a link is unlinked
+        # before any path through it is looked at.
+        inside = ""  # the prefix of the last directory removed whole
+        external = ctx.external
+        for path in sorted(external):
+            if (inside and path.startswith(inside)) or (
+                gone and any(path.startswith(p) for p in gone)
+            ):
                 removed += 1
                 continue
-            problems = remove_path(path, expected=item.identity)
+            problems = remove_path(path, expected=external[path].identity)
             self._record(ctx, path, problems, errors, leaks)
             if not os.path.lexists(path):
                 removed += 1
                 if not problems:
-                    whole.add(path)
+                    inside = path.rstrip(os.sep) + os.sep
         self.registry.untrack_all(ctx)
         self.removed += removed
         self.tracked_total += tracked
@@ -555,24 +558,6 @@ def _has_entries(path: str) -> bool:
             return any(True for _ in entries)
     except OSError:
         return False
-
-
-def _depth(tracked: Tracked) -> int:
-    return tracked.path.count(os.sep)
-
-
-def _below(path: str, removed: set[str]) -> bool:
-    """Whether *path* is inside one of the *removed* directories."""
-    if not removed:
-        return False
-    current = path
-    while True:
-        parent = os.path.dirname(current)
-        if parent in removed:
-            return True
-        if parent == current:
-            return False
-        current = parent
 
 
 _session: Session | None = None
