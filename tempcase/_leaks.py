@@ -442,7 +442,7 @@ class Detector:
                 what.append(f"{name} was {os.environ.get(name)!r}")
         if what:
             self.resets.append(RedirectReset(context, scope, "; ".join(what)))
-        if what or unset:
+        if what or unset or tempfile.tempdir is not self.sandbox:  # (an equal copy)
             self._redirect()
 
     # -- boundaries ------------------------------------------------------------
@@ -459,25 +459,20 @@ class Detector:
         """
         if not self.installed:
             return []
-        quiet = self._quiet
+        sandbox = self.sandbox
         if (
-            quiet is not None
-            and scope == "test"
-            and tempfile.tempdir is self.sandbox
-            and os.environ.get("TMPDIR") == self.sandbox
-            and quiet()
-        ):
-            self._scope_started = time.time()
-            return []
-        if (
-            tempfile.tempdir is not self.sandbox
-            or os.environ.get("TMPDIR") != self.sandbox
-            or scope != "test"
+            scope != "test"
+            or tempfile.tempdir is not sandbox
+            or os.environ.get("TMPDIR") != sandbox
         ):
             # All of it is checked at fixture boundaries.  After every test:
             # tempfile's cached directory, which most code uses, and TMPDIR,
             # which child processes use first (TEMP and TMP only without it).
             self._check_redirect(context, scope)
+        quiet = self._quiet
+        if quiet is not None and quiet():
+            self._scope_started = time.time()
+            return []
         found: list[tuple[Place, str, int]] = []
         if self._watcher is not None:
             events = self._watcher.poll()
