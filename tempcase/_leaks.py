@@ -332,12 +332,7 @@ class Detector:
         """Point ``tempfile`` and the temp dir variables at the sandbox; start comparing."""
         if self.installed:
             return
-        OS.makedirs(self.sandbox, mode=0o700, exist_ok=True)
-        OS.chmod(self.sandbox, 0o700)
-        # Date the new sandbox back, so that its mtime is trusted at once
-        # (no racy listings while the first tests run); any change moves it.
-        an_hour_ago = time.time_ns() - 3600 * 10**9
-        OS.utime(self.sandbox, ns=(an_hour_ago, an_hour_ago))
+        self._make_sandbox()
         self._saved_tempdir = tempfile.tempdir
         self._saved_env = {name: os.environ.get(name) for name in _ENV_NAMES}
         self._redirect()
@@ -361,6 +356,48 @@ class Detector:
         self._watch_places()
         self.installed = True
         _log.debug("detection: sandbox %s, places %s", self.sandbox, [p.path for p in self.places])
+
+    def _make_sandbox(self) -> None:
+        OS.makedirs(self.sandbox, mode=0o700, exist_ok=True)
+        OS.chmod(self.sandbox, 0o700)
+        # Date the new sandbox back, so that its mtime is trusted at once
+        # (no racy listings while the first tests run); any change moves it.
+        an_hour_ago = time.time_ns() - 3600 * 10**9
+        OS.utime(self.sandbox, ns=(an_hour_ago, an_hour_ago))
+
+    def _sandbox_removed(self, look_again: bool) -> bool:
+        """Whether a scope removed the sandbox and nothing stands in its place
+        (anything else, a link put there included, is left alone).
+
+        Its descriptor says so first (no link left): inotify tells nothing
+        while tempcase holds the directory open.
+        """
+        fd = self.places[0].fd
+        if fd is not None and not look_again:
+            try:
+                if OS.fstat(fd).st_nlink:
+                    return False
+            except OSError:
+                pass
+        try:
+            OS.lstat(self.sandbox)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def _remake_sandbox(self, context: str | None, scope: str) -> None:
+        """Make the sandbox again after a scope removed it (``shutil.rmtree(
+        tempfile.gettempdir())``): every later ``tempfile`` call would fail."""
+        old = self.places[0]
+        old.close()
+        self._make_sandbox()
+        self.places[0] = Place(self.sandbox, "sandbox", self.ignore, own=True)
+        if self._watcher is not None:
+            self._watcher.close()
+        self._watch_places()
+        self.resets.append(RedirectReset(context, scope, "the sandbox was removed; made again"))
 
     def _watch_places(self) -> None:
         """Hand the places the kernel can watch to inotify; the others use mtimes."""
@@ -394,15 +431,18 @@ class Detector:
         ):
             return None
         ioctl, fstat, inotify_fd, pending = OS.ioctl, OS.fstat, watcher.fd, array("i", [0])
-        sandbox_fd, empty_size = sandbox.fd, sandbox.empty_size
+        empty_size = sandbox.empty_size
 
         def quiet() -> bool:
             # No inotify event pending, and the sandbox empty as it was (its
-            # size, and a link count that says it still has its name).
+            # size, and a link count that says it still has its name).  Its
+            # descriptor is read each time: the place lets go of it when the
+            # sandbox is removed.
             ioctl(inotify_fd, FIONREAD, pending, True)
-            if pending[0] or sandbox.entries:
+            fd = sandbox.fd
+            if pending[0] or sandbox.entries or fd is None:
                 return False
-            st = fstat(sandbox_fd)
+            st = fstat(fd)
             return st.st_size == empty_size and st.st_nlink > 0
 
         return quiet
@@ -474,9 +514,11 @@ class Detector:
             self._scope_started = time.time()
             return []
         found: list[tuple[Place, str, int]] = []
+        look_again = False  # whether the sandbox itself may be gone
         if self._watcher is not None:
             events = self._watcher.poll()
             if events is None:  # the queue overflowed: look at everything
+                look_again = True
                 for place in self._watched.values():
                     found.extend((place, name, place.entries[name]) for name in place.relist())
             else:
@@ -500,6 +542,8 @@ class Detector:
             if st is not None:
                 for name in place.relist(st):
                     found.append((place, name, place.entries[name]))
+        if self._sandbox_removed(look_again):
+            self._remake_sandbox(context, scope)
         if not found:
             self._scope_started = time.time()
             return []

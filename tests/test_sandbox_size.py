@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import io
 import os
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -24,7 +25,7 @@ from tempcase._config import Settings
 from tempcase._inotify import Watcher
 from tempcase._leaks import Place
 from tempcase._real import OS
-from tests.support import fresh_session, memory_scratch
+from tests.support import fresh_session, make_scratch, memory_scratch
 
 ListCalls = Counter[str]
 
@@ -156,6 +157,52 @@ class TmpfsSandboxTest(unittest.TestCase):
         shared = Place(str(shared_dir), "temp-root", ())
         self.addCleanup(shared.close)
         self.assertIsNone(shared.empty_size)
+
+
+class RemovedSandboxTest(unittest.TestCase):
+    """A test that removes the sandbox (``shutil.rmtree(tempfile.gettempdir())``):
+    it is made again, said in the report, and the tests after it still work."""
+
+    def run_in(self, scratch: Path) -> None:
+        self.session = fresh_session(self, base=scratch / "base")
+        quiet = scratch / "quiet-tmp"
+        quiet.mkdir()
+        with mock.patch.object(leaks_module, "system_tempdir", lambda: str(quiet)):
+
+            def remove_sandbox(case: unittest.TestCase) -> None:
+                shutil.rmtree(tempfile.gettempdir())
+
+            def make_and_remove(case: unittest.TestCase) -> None:
+                with tempfile.TemporaryDirectory():
+                    pass
+
+            def leak(case: unittest.TestCase) -> None:
+                fd, _ = tempfile.mkstemp(prefix="after-")
+                os.close(fd)
+
+            case = type(
+                "Removes",
+                (unittest.TestCase,),
+                {"test_0": remove_sandbox, "test_1": make_and_remove, "test_2": leak},
+            )
+            result = _run(case)
+        prefix = f"{case.__module__}.{case.__qualname__}."
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertEqual(
+            [(r.context, r.what) for r in result.redirect_resets],
+            [(prefix + "test_0", "the sandbox was removed; made again")],
+        )
+        self.assertEqual(
+            [(leak.context, leak.path.name.split("-")[0]) for leak in result.leaks],
+            [(prefix + "test_2", "after")],
+        )
+        # The remade sandbox, and the leak in it, went with the end of the run.
+        self.assertFalse(os.path.lexists(os.path.join(self.session.run_dir.path, "tmp")))
+
+    def test_removed_sandbox_is_made_again(self) -> None:
+        for where in ("disk", "memory"):
+            with self.subTest(where=where):
+                self.run_in(make_scratch(self) if where == "disk" else memory_scratch(self))
 
 
 class EmptySizeTest(unittest.TestCase):
