@@ -4,11 +4,16 @@ Run on a memory file system, so that the disk does not hide everything else::
 
     TMPDIR=$(mktemp -d -p /dev/shm) python bench/detection.py
 
-Each configuration runs in a fresh child process, which builds a suite of N
-tests and times only the tests (not interpreter start-up, loading, the
-runner's set-up such as installing the detector, or the end of the run),
-after 200 tests run first in the same run, several times, keeping the
-fastest.  The workloads:
+Each temp dir setting and workload runs in a fresh child process, which
+builds suites of N tests and runs them under each runner in turn, several
+rounds, the order of the runners alternating from round to round.  Only the
+tests are timed (not interpreter start-up, loading, the runner's set-up such
+as installing the detector, or the end of the run), after 200 tests run
+first in the same run.  A ratio is taken within each round, between runs a
+few hundred milliseconds apart in the same process, and the median of the
+rounds' ratios is the result: on a shared machine, whose speed drifts by more
+than the few per cent judged here, that is what tells the runners apart.  The
+workloads:
 
 - ``empty``: tests that do nothing;
 - ``mkdir3``: tests that each make a directory with 3 files through
@@ -25,7 +30,7 @@ creating and removing files in it all the while.
 
 Targets (issue 4): empty tests with detection at most 2.0x plain unittest;
 file-making tests (both kinds) with detection at most 1.05x the same without
-detection.
+detection (medians of the rounds' ratios; the spread is printed too).
 """
 
 from __future__ import annotations
@@ -33,12 +38,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -90,40 +97,60 @@ def make_suite(workload: str, count: int, marks: list[float]) -> unittest.TestSu
     return suite
 
 
-def child(runner_name: str, workload: str, count: int, repeat: int) -> None:
-    """Time one configuration; print the fastest seconds per test as JSON."""
+RUNNERS = ("unittest", "tempcase-nodetect", "tempcase")
+
+
+def time_suite(runner_name: str, workload: str, count: int, devnull: TextIO) -> float:
+    """Seconds per test of one run of the suite under *runner_name*."""
+    marks: list[float] = []
+    suite = make_suite(workload, count, marks)
+    if runner_name == "unittest":
+        runner: unittest.TextTestRunner = unittest.TextTestRunner(stream=devnull)
+    else:
+        from tempcase._config import Settings
+        from tempcase._runner import TempCaseRunner
+
+        detect = runner_name == "tempcase"
+        runner = TempCaseRunner(stream=devnull, settings=Settings(detect=detect))
+    result = runner.run(suite)
+    if not result.wasSuccessful():
+        raise SystemExit(f"{runner_name}/{workload}: the suite failed")
+    return (marks[1] - marks[0]) / count
+
+
+def child(workload: str, count: int, rounds: int) -> None:
+    """Time every runner on *workload*, *rounds* times in alternating order;
+    print each runner's seconds per test, one per round, as JSON."""
     sys.path.insert(0, str(ROOT))
     devnull = open(os.devnull, "w")
-    best = float("inf")
-    for _ in range(repeat):
-        marks: list[float] = []
-        suite = make_suite(workload, count, marks)
-        if runner_name == "unittest":
-            runner: unittest.TextTestRunner = unittest.TextTestRunner(stream=devnull)
-        else:
-            from tempcase._config import Settings
-            from tempcase._runner import TempCaseRunner
-
-            detect = runner_name == "tempcase"
-            runner = TempCaseRunner(stream=devnull, settings=Settings(detect=detect))
-        result = runner.run(suite)
-        if not result.wasSuccessful():
-            raise SystemExit(f"{runner_name}/{workload}: the suite failed")
-        best = min(best, marks[1] - marks[0])
-    print(json.dumps({"per_test": best / count}))
+    times: dict[str, list[float]] = {name: [] for name in RUNNERS}
+    for round_number in range(rounds):
+        shift = round_number % len(RUNNERS)
+        order = RUNNERS[shift:] + RUNNERS[:shift]
+        if round_number % 2:
+            order = order[::-1]
+        for runner_name in order:
+            times[runner_name].append(time_suite(runner_name, workload, count, devnull))
+    print(json.dumps(times))
 
 
 def run_child(
-    runner_name: str, workload: str, count: int, repeat: int, env: dict[str, str]
-) -> float:
+    workload: str, count: int, rounds: int, env: dict[str, str]
+) -> dict[str, list[float]]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", runner_name, workload, str(count), str(repeat)],
+        [sys.executable, __file__, "--child", workload, str(count), str(rounds)],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["per_test"])
+    times: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return times
+
+
+def ratios(times: dict[str, list[float]], over: str, under: str) -> list[float]:
+    """The ratio of two runners' times within each round."""
+    return [a / b for a, b in zip(times[over], times[under])]
 
 
 def start_writer(directory: str) -> subprocess.Popen[bytes]:
@@ -141,12 +168,12 @@ def start_writer(directory: str) -> subprocess.Popen[bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/detection.py", description=__doc__.split("\n")[0])
     parser.add_argument("--tests", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        runner_name, workload, count, repeat = args.child
-        child(runner_name, workload, int(count), int(repeat))
+        workload, count, rounds = args.child
+        child(workload, int(count), int(rounds))
         return 0
 
     base = tempfile.mkdtemp(prefix="tempcase-bench-")
@@ -156,9 +183,9 @@ def main() -> int:
     print(
         f"python {sys.version.split()[0]}, temp dir {tempfile.gettempdir()} "
         f"({_mount_type(base) or 'unknown file system'}), {args.tests} tests, "
-        f"best of {args.repeat}"
+        f"{args.rounds} rounds; median per test, and median [min-max] of the rounds' ratios"
     )
-    results: dict[tuple[str, str, str], float] = {}
+    results: dict[tuple[str, str], dict[str, list[float]]] = {}
     ok = True
     try:
         for setting in ("clean", "1000 entries", "busy"):
@@ -177,9 +204,7 @@ def main() -> int:
             writer = start_writer(tmp) if setting == "busy" else None
             try:
                 for workload in WORKLOADS:
-                    for runner_name in ("unittest", "tempcase-nodetect", "tempcase"):
-                        per_test = run_child(runner_name, workload, args.tests, args.repeat, env)
-                        results[(setting, workload, runner_name)] = per_test
+                    results[(setting, workload)] = run_child(workload, args.tests, args.rounds, env)
             finally:
                 if writer is not None:
                     writer.terminate()
@@ -187,16 +212,18 @@ def main() -> int:
             print(f"\n{setting}:")
             print(
                 f"  {'workload':8} {'unittest':>10} {'no detect':>10} {'detect':>10}"
-                f"  {'detect/unittest':>15} {'detect/no detect':>16}"
+                f"  {'detect/unittest':>21} {'detect/no detect':>21}"
             )
             for workload in WORKLOADS:
-                plain, off, on = (
-                    results[(setting, workload, r)] * 1e6
-                    for r in ("unittest", "tempcase-nodetect", "tempcase")
-                )
+                times = results[(setting, workload)]
+                plain, off, on = (statistics.median(times[r]) * 1e6 for r in RUNNERS)
+                cells = [
+                    _ratio_cell(ratios(times, "tempcase", under))
+                    for under in ("unittest", "tempcase-nodetect")
+                ]
                 print(
                     f"  {workload:8} {plain:8.1f}us {off:8.1f}us {on:8.1f}us"
-                    f"  {on / plain:14.2f}x {on / off:15.2f}x"
+                    f"  {cells[0]:>21} {cells[1]:>21}"
                 )
     finally:
         subprocess.run(["rm", "-rf", base], check=False)
@@ -205,14 +232,18 @@ def main() -> int:
     )
     for workload, (against, limit) in TARGETS.items():
         for setting in ("clean", "1000 entries"):
-            ratio = results[(setting, workload, "tempcase")] / results[(setting, workload, against)]
+            ratio = statistics.median(ratios(results[(setting, workload)], "tempcase", against))
             met = ratio <= limit
             ok = ok and met
             print(
-                f"  {workload:8} {setting:13} detect / {against:18} {ratio:5.2f}x "
+                f"  {workload:8} {setting:13} detect / {against:18} {ratio:6.3f}x "
                 f"(target <= {limit}x): {'met' if met else 'MISSED'}"
             )
     return 0 if ok else 1
+
+
+def _ratio_cell(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} [{min(values):.2f}-{max(values):.2f}]"
 
 
 if __name__ == "__main__":

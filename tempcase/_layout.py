@@ -22,15 +22,18 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = [
     "MARKER",
     "RUN_PREFIX",
+    "USER_ROOT_PREFIX",
     "RunDirectory",
     "context_dir_name",
     "ensure_user_root",
+    "sandbox_path",
     "system_tempdir",
     "user_root_name",
 ]
 
 MARKER = ".tempcase-run"
 RUN_PREFIX = "run-"
+USER_ROOT_PREFIX = "tempcase-of-"
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _SHORT_NAME = 32
 
@@ -47,10 +50,23 @@ def user_root_name() -> str:
     """The per-user directory's name: by uid (``getuser()`` fails for container uids)."""
     getuid = getattr(os, "getuid", None)
     if getuid is not None:
-        return f"tempcase-of-{getuid()}"
+        return f"{USER_ROOT_PREFIX}{getuid()}"
     user = os.environ.get("USERNAME") or os.environ.get("USER") or "unknown"
     user = _NAME_CHARS.sub("_", user).strip("._") or "unknown"
-    return f"tempcase-of-{user}"
+    return f"{USER_ROOT_PREFIX}{user}"
+
+
+def sandbox_path(run_dir: str) -> str:
+    """Where detection puts the sandbox of the run *run_dir*: next to the
+    per-user root, named after both (``BASE/tempcase-of-1000-run-x0unnx9c``
+    for ``BASE/tempcase-of-1000/run-x0unnx9c``).
+
+    Not inside the run directory: every temporary path of the tests goes
+    through it, and each directory level costs every path lookup (open,
+    mkdir, unlink) a step.  The orphan sweep finds it from the run's name.
+    """
+    root, run_id = os.path.split(run_dir)
+    return f"{root}-{run_id}"
 
 
 def ensure_user_root(base: str, *, source: str) -> str:

@@ -1,12 +1,12 @@
 """Find what tests leave behind without tempcase: a sandbox for tempfile, and diffs.
 
 While tests run, ``tempfile.tempdir`` and ``TMPDIR``/``TEMP``/``TMP`` point to
-a sandbox inside the run directory, so anything made through ``tempfile`` (by
-the tests, the code they call, or child processes) lands there.  The top
-level of the sandbox, of the real temp dir and of each watched directory is
-compared at each scope boundary; a new entry is a leak of the scope that just
-ended.  Sandbox leaks go with the run directory; leaks in shared places are
-only reported.
+the run's sandbox (next to the per-user root, named after the run), so
+anything made through ``tempfile`` (by the tests, the code they call, or child
+processes) lands there.  The top level of the sandbox, of the real temp dir
+and of each watched directory is compared at each scope boundary; a new entry
+is a leak of the scope that just ended.  Sandbox leaks go with the sandbox at
+the end of the run; leaks in shared places are only reported.
 
 Per boundary, a place whose directory mtime has not moved costs one ``stat``:
 it is listed only when its mtime says it changed, or when the last listing was
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from tempcase._inotify import FIONREAD, Watcher, open_watcher
-from tempcase._layout import system_tempdir
+from tempcase._layout import USER_ROOT_PREFIX, sandbox_path, system_tempdir
 from tempcase._real import OS
 from tempcase._removal import remove_path
 from tempcase._report import Leak, RedirectReset, describe_path
@@ -40,6 +40,17 @@ __all__ = ["Detector", "Place", "RedirectReset"]
 
 _log = logging.getLogger("tempcase")
 _ENV_NAMES = ("TMPDIR", "TEMP", "TMP")
+# The store behind os.environ and TMPDIR's key in it, where CPython has them
+# (a dict of encoded values): the check after each test looks the value up
+# there and compares it with the very object tempcase put there, a dict
+# lookup where os.environ.get() encodes the key and decodes the value.
+_ENVIRON = os.environ
+_ENV_DATA: dict[object, object] | None = getattr(_ENVIRON, "_data", None)
+_TMPDIR_KEY: object = None
+if isinstance(_ENV_DATA, dict) and callable(getattr(_ENVIRON, "encodekey", None)):
+    _TMPDIR_KEY = _ENVIRON.encodekey("TMPDIR")
+else:  # pragma: no cover - not CPython
+    _ENV_DATA = None
 # File systems whose directory mtimes cannot be trusted (attribute caching).
 _UNTRUSTED_FS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "fuse.sshfs", "fuse.s3fs", "vboxsf"}
@@ -285,7 +296,9 @@ _MISSING = os.stat_result((0,) * 10)
 class Detector:
     """The sandbox and the diffs of one top-level run.
 
-    :param run_dir: the run directory, which holds the sandbox.
+    :param run_dir: the run directory; the sandbox is made next to the
+        per-user root (:func:`~tempcase._layout.sandbox_path`), or inside the
+        run directory if that name is taken.
     :param ignore: name patterns never reported.
     :param watch: more directories to compare (``where: watched``).
     :param remove_root_leaks: also remove leaks in the temp dir and watched
@@ -308,7 +321,8 @@ class Detector:
         watch_system_tmp: bool = True,
     ) -> None:
         self.watch_system_tmp = watch_system_tmp
-        self.sandbox = os.path.join(run_dir, "tmp")
+        self.sandbox = sandbox_path(run_dir)
+        self._inner_sandbox = os.path.join(run_dir, "tmp")
         self.ignore = tuple(ignore)
         self.watch = tuple(os.path.abspath(w) for w in watch)
         self.remove_root_leaks = remove_root_leaks
@@ -324,7 +338,9 @@ class Detector:
         self._watcher: Watcher | None = None
         self._watched: dict[int, Place] = {}
         self._unwatched: list[Place] = []
-        self._quiet: Callable[[], bool] | None = None
+        # The quick check after a test (see _quiet_check), or None.
+        self.quiet: Callable[[], bool] | None = None
+        self._env_seen: object = None
 
     # -- the sandbox ---------------------------------------------------------------
 
@@ -332,13 +348,14 @@ class Detector:
         """Point ``tempfile`` and the temp dir variables at the sandbox; start comparing."""
         if self.installed:
             return
-        self._make_sandbox()
+        self._make_sandbox(first=True)
         self._saved_tempdir = tempfile.tempdir
         self._saved_env = {name: os.environ.get(name) for name in _ENV_NAMES}
         self._redirect()
         root = system_tempdir()
-        own_root = os.path.dirname(os.path.dirname(self.sandbox))
-        ignore = (*self.ignore, os.path.basename(own_root), "pytest-of-*")
+        # tempcase's own: the per-user roots and the sandboxes of every run
+        # (other runs, of other users too, start and end meanwhile).
+        ignore = (*self.ignore, f"{USER_ROOT_PREFIX}*", "pytest-of-*")
         self.places = [
             Place(self.sandbox, "sandbox", self.ignore, own=True),
             Place(root, "temp-root", ignore),
@@ -357,8 +374,18 @@ class Detector:
         self.installed = True
         _log.debug("detection: sandbox %s, places %s", self.sandbox, [p.path for p in self.places])
 
-    def _make_sandbox(self) -> None:
-        OS.makedirs(self.sandbox, mode=0o700, exist_ok=True)
+    def _make_sandbox(self, *, first: bool = False) -> None:
+        if first:
+            try:
+                OS.mkdir(self.sandbox, 0o700)
+            except OSError as exc:
+                # The name is taken (what a run whose directory is gone left,
+                # or anything put there): the run directory is ours alone.
+                _log.debug("sandbox %s: %s; made in the run directory", self.sandbox, exc)
+                self.sandbox = self._inner_sandbox
+                OS.mkdir(self.sandbox, 0o700)
+        else:
+            OS.makedirs(self.sandbox, mode=0o700, exist_ok=True)
         OS.chmod(self.sandbox, 0o700)
         # Date the new sandbox back, so that its mtime is trusted at once
         # (no racy listings while the first tests run); any change moves it.
@@ -412,12 +439,19 @@ class Detector:
                 except OSError as exc:
                     _log.debug("inotify: %s", exc)
             self._unwatched.append(place)
-        self._quiet = self._quiet_check()
+        self.quiet = self._quiet_check()
 
     def _quiet_check(self) -> Callable[[], bool] | None:
-        """A check that nothing changed anywhere, for the common set-up: every
-        place watched by inotify but the sandbox, which is told empty by its
-        size.  None for any other set-up (the full check runs every time)."""
+        """The check after a test, for the common set-up: every place watched
+        by inotify but the sandbox, which is told empty by its size.  None for
+        any other set-up (the full :meth:`boundary` runs every time).
+
+        True means that nothing needs a closer look: ``tempfile.tempdir`` and
+        ``TMPDIR`` still point to the sandbox (the very objects tempcase set),
+        no inotify event is pending and the sandbox is empty as it was.  It
+        costs two system calls (an ``ioctl`` and an ``fstat``) and no more: it
+        runs after every test.
+        """
         watcher = self._watcher
         sandbox = self.places[0] if self.places else None
         if (
@@ -428,16 +462,30 @@ class Detector:
             or self._unwatched != [sandbox]
             or sandbox.empty_size is None
             or sandbox.fd is None
+            or self.remove_root_leaks  # it dates every boundary
         ):
             return None
         ioctl, fstat, inotify_fd, pending = OS.ioctl, OS.fstat, watcher.fd, array("i", [0])
-        empty_size = sandbox.empty_size
+        env_data, env_key, environ = _ENV_DATA, _TMPDIR_KEY, _ENVIRON
+        if env_data is None:
+            return None
+        empty_size, path, detector = sandbox.empty_size, self.sandbox, self
+        tempfile_module, os_module = tempfile, os
 
         def quiet() -> bool:
-            # No inotify event pending, and the sandbox empty as it was (its
-            # size, and a link count that says it still has its name).  Its
-            # descriptor is read each time: the place lets go of it when the
-            # sandbox is removed.
+            # The redirect: tempfile's cached directory, which most code
+            # uses, and TMPDIR, which child processes use first (TEMP and TMP
+            # only without it); an equal copy of either is put back by the
+            # full check.  Then no inotify event pending, and the sandbox
+            # empty as it was (its size, and a link count that says it still
+            # has its name).  Its descriptor is read each time: the place
+            # lets go of it when the sandbox is removed.
+            if (
+                tempfile_module.tempdir is not path
+                or os_module.environ is not environ
+                or env_data.get(env_key) is not detector._env_seen
+            ):
+                return False
             ioctl(inotify_fd, FIONREAD, pending, True)
             fd = sandbox.fd
             if pending[0] or sandbox.entries or fd is None:
@@ -451,13 +499,28 @@ class Detector:
         tempfile.tempdir = self.sandbox
         for name in _ENV_NAMES:
             os.environ[name] = self.sandbox
+        self._note_env()
+
+    def _note_env(self) -> None:
+        """Note the object that stands for TMPDIR in os.environ's store, for
+        the check after each test (see _quiet_check)."""
+        if _ENV_DATA is not None and os.environ is _ENVIRON:
+            self._env_seen = _ENV_DATA.get(_TMPDIR_KEY)
+
+    def _env_is_sandbox(self) -> bool:
+        """Whether TMPDIR still points to the sandbox.  An equal copy (which
+        ``mock.patch.dict`` puts back, for one) is noted as the one to expect."""
+        if os.environ.get("TMPDIR") != self.sandbox:
+            return False
+        self._note_env()
+        return True
 
     def uninstall(self) -> None:
         """Restore ``tempfile.tempdir`` and the environment as they were."""
         if not self.installed:
             return
         self.installed = False
-        self._quiet = None
+        self.quiet = None
         for place in self.places:
             place.close()
         if self._watcher is not None:
@@ -484,10 +547,14 @@ class Detector:
             self.resets.append(RedirectReset(context, scope, "; ".join(what)))
         if what or unset or tempfile.tempdir is not self.sandbox:  # (an equal copy)
             self._redirect()
+        else:
+            self._note_env()
 
     # -- boundaries ------------------------------------------------------------
 
-    def boundary(self, context: str | None, scope: str) -> list[Leak]:
+    def boundary(
+        self, context: str | None, scope: str, *, quiet_checked: bool = False
+    ) -> list[Leak]:
         """Attribute what appeared since the last boundary to (*context*, *scope*).
 
         For a test, the leaks are returned at once (after a ``gc.collect()``
@@ -496,23 +563,26 @@ class Detector:
         :meth:`end_scope`: a directory that ``setUpClass`` makes and
         ``tearDownClass`` removes is nobody's leak.  When nothing changed, this
         costs one ``stat`` per place: it runs after every test.
+
+        *quiet_checked* says that the caller has just run :attr:`quiet`, which
+        said no (a runner calls it first, saving the calls in between).
         """
         if not self.installed:
             return []
-        sandbox = self.sandbox
-        if (
-            scope != "test"
-            or tempfile.tempdir is not sandbox
-            or os.environ.get("TMPDIR") != sandbox
-        ):
-            # All of it is checked at fixture boundaries.  After every test:
-            # tempfile's cached directory, which most code uses, and TMPDIR,
-            # which child processes use first (TEMP and TMP only without it).
+        quiet = self.quiet
+        if scope == "test":
+            # After every test: first the quick check, which also says that
+            # tempfile's cached directory and TMPDIR are the sandbox still.
+            if quiet is not None and not quiet_checked and quiet():
+                return []
+            if tempfile.tempdir is not self.sandbox or not self._env_is_sandbox():
+                self._check_redirect(context, scope)
+        else:
+            # All of the redirect is checked at fixture boundaries.
             self._check_redirect(context, scope)
-        quiet = self._quiet
-        if quiet is not None and quiet():
-            self._scope_started = time.time()
-            return []
+            if quiet is not None and quiet():
+                self._scope_started = time.time()
+                return []
         found: list[tuple[Place, str, int]] = []
         look_again = False  # whether the sandbox itself may be gone
         if self._watcher is not None:

@@ -6,6 +6,12 @@ process is gone (this host only: a pid means nothing elsewhere) or its marker
 is older than the cutoff.  Every doubt keeps it.  A doomed directory is first
 renamed to ``garbage-...`` inside the root, so a half-removed run is never
 taken for a live one; what an interrupted clean left there goes next time.
+
+A doomed run's sandbox (next to the per-user root, named after the run: see
+:func:`tempcase._layout.sandbox_path`) goes first, when it is the user's own
+real directory; a run whose sandbox cannot be removed stays, so that the next
+sweep finds both again.  ``tempcase clean`` also removes sandboxes whose run
+directory is gone, once they are older than the cutoff.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Sequence, TextIO
 from tempcase._args import Parser, UsageError
 from tempcase._config import ConfigError, load_settings
 from tempcase._keep import KEEP_MARKER, RETAIN_RUNS
-from tempcase._layout import MARKER, RUN_PREFIX, system_tempdir, user_root_name
+from tempcase._layout import MARKER, RUN_PREFIX, sandbox_path, system_tempdir, user_root_name
 from tempcase._removal import Identity, Problem, remove_path
 from tempcase._report import describe_path, escape
 
@@ -65,7 +71,8 @@ _OPEN_AT = os.open in os.supports_dir_fd
 class SweepResult:
     """What :func:`sweep_dead_runs` did.
 
-    :ivar removed: the run directories removed (their paths before the rename).
+    :ivar removed: the run directories removed (their paths before the rename),
+        and their sandboxes.
     :ivar problems: what could not be removed.
     :ivar finished: false when the time budget ran out; the rest waits.
     """
@@ -153,6 +160,48 @@ class _Judge:
         if host != self.host:
             return self._keep(path, f"from another host ({host}){young}")
         return self._keep(path, f"its process {pid} is running{young}")
+
+    def sandbox(self, run: _Verdict) -> _Verdict | None:
+        """The sandbox of the doomed run *run*, if there is one: it goes with
+        the run when it is our own real directory (anything else there is
+        left alone)."""
+        path = sandbox_path(run.path)
+        if not os.path.lexists(path):
+            return None
+        st, why = self._owned_dir(path)
+        if st is None:
+            return self._keep(path, f"{why}, where the sandbox of a dead run would be")
+        identity = Identity(st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+        return _Verdict(path, True, f"sandbox of a run removed: {run.reason}", identity)
+
+    def lone_sandboxes(self) -> list[_Verdict]:
+        """Sandboxes whose run directory is gone (a failed removal, a root
+        removed by hand): removed once older than the cutoff by their ctime,
+        which moves with every entry made or removed in them."""
+        base, root_name = os.path.split(self.root)
+        prefix = f"{root_name}-{RUN_PREFIX}"
+        try:
+            with os.scandir(base) as entries:
+                names = sorted(e.name for e in entries if e.name.startswith(prefix))
+        except OSError:
+            return []
+        verdicts = []
+        for name in names:
+            run_path = os.path.join(self.root, name[len(root_name) + 1 :])
+            if os.path.lexists(run_path):
+                continue  # judged with its run
+            path = os.path.join(base, name)
+            st, why = self._owned_dir(path)
+            if st is None:
+                verdicts.append(self._keep(path, why))
+            elif self.cutoff is not None and st.st_ctime <= self.cutoff:
+                identity = Identity(st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+                reason = f"sandbox of a run that is gone, older than {self.age_text}"
+                verdicts.append(_Verdict(path, True, reason, identity))
+            else:
+                young = "" if self.cutoff is None else f", younger than {self.age_text}"
+                verdicts.append(self._keep(path, f"sandbox of a run that is gone{young}"))
+        return verdicts
 
     def garbage(self, name: str) -> _Verdict:
         """Judge a directory an interrupted clean left behind."""
@@ -378,7 +427,8 @@ def sweep_dead_runs(root: str, *, budget_seconds: float = 0.5) -> SweepResult:
     waits for the next run.  Never raises for a file system problem.
 
     :param root: the per-user root (see :func:`tempcase._layout.ensure_user_root`).
-    :returns: what was removed, what could not be, and whether it finished.
+    :returns: what was removed (run directories and their sandboxes), what
+        could not be, and whether it finished.
     """
     deadline = time.monotonic() + budget_seconds
     try:
@@ -399,6 +449,13 @@ def sweep_dead_runs(root: str, *, budget_seconds: float = 0.5) -> SweepResult:
         verdict = judge.run(name) if is_run else judge.garbage(name)
         if not verdict.remove:
             continue
+        sandbox = judge.sandbox(verdict) if is_run else None
+        if sandbox is not None and sandbox.remove:
+            found = _dispose(root, sandbox, rename=False)
+            problems.extend(found)
+            if found:
+                continue  # the run stays, so that the next sweep finds both
+            removed.append(sandbox.path)
         found = _dispose(root, verdict, rename=is_run)
         problems.extend(found)
         if not found:
@@ -485,12 +542,13 @@ class _Cleaner:
         self.total = 0
         self.failed: list[Problem] = []
 
-    def handle(self, verdict: _Verdict, *, rename: bool) -> None:
+    def handle(self, verdict: _Verdict, *, rename: bool) -> bool:
+        """Act on one verdict and say so; False if it could not be removed."""
         path = escape(verdict.path)
         if not verdict.remove:
             if self.verbose:
                 print(f"kept          {path}: {verdict.reason}", file=self.out)
-            return
+            return True
         size = describe_path(verdict.path)[1]
         if not self.dry_run:
             problems = _dispose(self.judge.root, verdict, rename=rename)
@@ -500,11 +558,20 @@ class _Cleaner:
                     print(
                         f"could not remove {escape(problem.path)}: {problem.error}", file=self.out
                     )
-                return
+                return False
         self.count += 1
         self.total += size
         word = "would remove" if self.dry_run else "removed"
         print(f"{word:<13} {path}  {_size(size)}  ({verdict.reason})", file=self.out)
+        return True
+
+    def handle_run(self, verdict: _Verdict) -> None:
+        """A run directory: its sandbox first; a run whose sandbox could not
+        be removed stays, so that the next clean finds both."""
+        sandbox = self.judge.sandbox(verdict) if verdict.remove else None
+        if sandbox is not None and not self.handle(sandbox, rename=False):
+            return
+        self.handle(verdict, rename=True)
 
     def run(self) -> int:
         root = self.judge.root
@@ -516,7 +583,7 @@ class _Cleaner:
             return 1
         for name in names:
             if name.startswith(RUN_PREFIX):
-                self.handle(self.judge.run(name), rename=True)
+                self.handle_run(self.judge.run(name))
             elif name.startswith(GARBAGE_PREFIX):
                 self.handle(self.judge.garbage(name), rename=False)
             elif name != KEPT_DIR and self.verbose:
@@ -524,6 +591,8 @@ class _Cleaner:
                 print(f"kept          {path}: not a tempcase run directory", file=self.out)
         for verdict in self.judge.kept():
             self.handle(verdict, rename=True)
+        for verdict in self.judge.lone_sandboxes():
+            self.handle(verdict, rename=False)
         dirs = "directory" if self.count == 1 else "directories"
         if self.dry_run:
             summary = f"would remove {self.count} {dirs}, {_size(self.total)}"

@@ -363,8 +363,12 @@ def _owners(leaks: Sequence[Leak]) -> str:
     scopes: dict[str, set[str | None]] = {}
     for leak in leaks:
         scopes.setdefault(leak.scope, set()).add(leak.context)
-    words = {"test": ("test", "tests"), "class": ("class", "classes"),
-             "module": ("module", "modules"), "custom": ("scope", "scopes")}
+    words = {
+        "test": ("test", "tests"),
+        "class": ("class", "classes"),
+        "module": ("module", "modules"),
+        "custom": ("scope", "scopes"),
+    }
     parts = [
         _count(len(scopes[scope]), *words[scope])
         for scope in ("test", "class", "module", "custom")
@@ -442,9 +446,7 @@ def render_text(report: RunReport, *, limit: int = 10) -> list[str]:
         if len(ranked) > limit:
             lines.append(f"  ... and {_count(len(ranked) - limit, 'more test')}")
         if any(leak.where in ("temp-root", "watched") for leak in report.leaks):
-            lines.append(
-                "  (temp-root, watched: appeared while the test ran; others write there)"
-            )
+            lines.append("  (temp-root, watched: appeared while the test ran; others write there)")
     if report.cleanup_failures:
         lines.append(
             f"tempcase: {_count(len(report.cleanup_failures), 'path')} could not be removed:"

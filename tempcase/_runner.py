@@ -149,13 +149,15 @@ class TempCaseResult(unittest.TextTestResult):
         self.finish_run()
         super().stopTestRun()
 
-    def detect(self, context: str | None, scope: str, *, end: bool = False) -> None:
+    def detect(
+        self, context: str | None, scope: str, *, end: bool = False, quiet_checked: bool = False
+    ) -> None:
         """A scope boundary: take what appeared since the last one as *scope*'s."""
         detector = self.detector
         if detector is None:
             return
         try:
-            self.leaks.extend(detector.boundary(context, scope))
+            self.leaks.extend(detector.boundary(context, scope, quiet_checked=quiet_checked))
             if end:
                 self.leaks.extend(detector.end_scope(context, scope))
         except Exception:
@@ -189,6 +191,11 @@ class TempCaseResult(unittest.TextTestResult):
         if detector is not None:
             self.detect(None, "session", end=True)
             self.redirect_resets = list(detector.resets)
+            # The sandbox before the run directory: a run killed in between
+            # leaves its marked directory, through which a sweep finds both.
+            detector.uninstall()
+            remove_path(detector.sandbox)
+            session.detector = self.detector = None
         if self.end_session:
             session.end()
         else:
@@ -199,10 +206,6 @@ class TempCaseResult(unittest.TextTestResult):
             for leak in self.leaks:
                 if run_dir and leak.where == "sandbox" and str(leak.path).startswith(run_dir):
                     remove_path(str(leak.path))
-        if detector is not None:
-            detector.uninstall()
-            remove_path(detector.sandbox)
-            session.detector = self.detector = None
         # Leaks in tempcase's own area go with the run: say so.
         self.leaks = [
             replace(leak, removed=True)
@@ -262,7 +265,16 @@ class TempCaseResult(unittest.TextTestResult):
         if ctx is not None and self._session is not None:
             self._session.end_context(ctx)
         self._settle(test_id)
-        self.detect(test_id, "test")
+        detector = self.detector
+        if detector is not None:
+            # The quick check first, called here: it runs after every test.
+            quiet = detector.quiet
+            try:
+                done = quiet is not None and quiet()
+            except Exception:  # the full check finds out what is wrong
+                done = False
+            if not done:
+                self.detect(test_id, "test", quiet_checked=quiet is not None)
         super().stopTest(test)
 
     def _settle(self, context: str | None) -> None:

@@ -385,14 +385,14 @@ class TempcasePlugin:
             if detector is not None:
                 self.detect(None, "session", end=True)
                 self.findings.resets.extend((self.worker, r) for r in detector.resets)
+                # The sandbox before the run directory (see the runner).
+                detector.uninstall()
+                remove_path(detector.sandbox)
+                tc_session.detector = self.detector = None
             if self._nested_ctx is not None:
                 tc_session.end_context(self._nested_ctx)
             elif self.top_level:
                 tc_session.end()
-            if detector is not None:
-                detector.uninstall()
-                remove_path(detector.sandbox)
-                tc_session.detector = self.detector = None
             self.findings.mark_removed()
         finally:
             self.stop()

@@ -29,6 +29,7 @@ from unittest import mock
 import tempcase
 import tempcase._leaks as leaks_module
 from tempcase._config import Settings
+from tempcase._layout import sandbox_path, user_root_name
 from tempcase._leaks import Place
 from tempcase._real import OS
 from tempcase._runner import TempCaseLoader
@@ -343,9 +344,9 @@ class LegacySuiteTest(unittest.TestCase):
         for leak in ours(report, self.scratch):
             parent = Path(leak["path"]).parent
             if leak["where"] == "sandbox":
-                # <basetemp>/tempcase-of-<uid>/run-XXXX/tmp
-                self.assertEqual(parent.name, "tmp", leak)
-                self.assertEqual(parent.parent.parent.parent, self.scratch / "base", leak)
+                # <basetemp>/tempcase-of-<uid>-run-XXXX, next to the per-user root
+                self.assertEqual(parent.parent, self.scratch / "base", leak)
+                self.assertRegex(parent.name, rf"^{user_root_name()}-run-[a-z0-9_]{{8}}$", leak)
             elif leak["where"] == "temp-root":
                 self.assertEqual(parent, self.scratch / "tmpdir", leak)
             else:
@@ -631,7 +632,7 @@ class RedirectTest(unittest.TestCase):
                 seen["id"] = self.id()
 
         result, output = run_in_process(T)
-        seen["sandbox"] = os.path.join(self.session.run_dir.path, "tmp")
+        seen["sandbox"] = sandbox_path(self.session.run_dir.path)
         return result, output, seen
 
     def test_changed_tempdir_is_set_right_at_the_boundary(self) -> None:
@@ -702,7 +703,7 @@ class RedirectTest(unittest.TestCase):
         result = runner.run(TempCaseLoader().loadTestsFromTestCase(C))
         assert isinstance(result, tempcase.TempCaseResult)
         self.assertTrue(result.wasSuccessful())
-        self.assertEqual(seen, [os.path.join(self.session.run_dir.path, "tmp")])
+        self.assertEqual(seen, [sandbox_path(self.session.run_dir.path)])
         self.assertEqual(
             [(reset.context, reset.scope) for reset in result.redirect_resets],
             [(f"{C.__module__}.{C.__qualname__}", "class")],
@@ -712,6 +713,65 @@ class RedirectTest(unittest.TestCase):
         _result, output, _seen = self._run_changing_suite()
         self.assertIn("test_a_changes_the_temp_dir", output)
         self.assertIn("tempfile.tempdir", output)
+
+
+class SandboxWhereTest(unittest.TestCase):
+    """The sandbox is made next to the per-user root, named after the run (a
+    short path, one directory below the base); in the run directory when
+    something already stands there, which is left alone."""
+
+    def setUp(self) -> None:
+        self.scratch = make_scratch(self)
+        self.session = fresh_session(self, self.scratch / "base")
+
+    def run_suite(self) -> tuple[tempcase.TempCaseResult, list[str]]:
+        seen: list[str] = []
+
+        class T(unittest.TestCase):
+            def test_where(self) -> None:
+                seen.append(tempfile.gettempdir())
+                tempfile.mkdtemp(prefix="left-")
+
+        result, _output = run_in_process(T)
+        self.assertTrue(result.wasSuccessful())
+        self.assertEqual([leak.path.name[:5] for leak in result.leaks], ["left-"])
+        self.assertEqual([leak.path.parent for leak in result.leaks], [Path(seen[0])])
+        return result, seen
+
+    def test_sandbox_is_next_to_the_per_user_root(self) -> None:
+        _result, seen = self.run_suite()
+        run_dir = self.session.run_dir.path
+        self.assertEqual(seen, [f"{os.path.dirname(run_dir)}-{os.path.basename(run_dir)}"])
+        self.assertEqual(Path(seen[0]).parent, self.scratch / "base")
+        self.assertFalse(os.path.lexists(seen[0]))  # gone with the run, its leak too
+        self.assertEqual(os.listdir(self.scratch / "base"), [user_root_name()])
+
+    def test_a_taken_name_sends_the_sandbox_into_the_run_directory(self) -> None:
+        outside = make_scratch(self)
+        (outside / "precious.txt").write_text("keep me", encoding="utf-8")
+        base = self.scratch / "base"
+        base.mkdir()
+        for kind in ("link", "file", "directory"):
+            with self.subTest(kind=kind):
+                taken = base / f"taken-{kind}"
+                if kind == "link":
+                    taken.symlink_to(outside, target_is_directory=True)
+                elif kind == "file":
+                    taken.write_text("not a sandbox", encoding="utf-8")
+                else:
+                    taken.mkdir()
+                    (taken / "theirs.txt").write_text("theirs", encoding="utf-8")
+                session = fresh_session(self, base)
+                path = str(taken)
+                with mock.patch.object(leaks_module, "sandbox_path", lambda _run, p=path: p):
+                    _result, seen = self.run_suite()
+                run_dir = session.run_dir.path
+                self.assertEqual(seen, [os.path.join(run_dir, "tmp")])
+                self.assertFalse(os.path.lexists(seen[0]))
+                self.assertTrue(os.path.lexists(taken))
+        self.assertEqual(os.listdir(outside), ["precious.txt"])
+        self.assertEqual((base / "taken-file").read_text(encoding="utf-8"), "not a sandbox")
+        self.assertEqual(os.listdir(base / "taken-directory"), ["theirs.txt"])
 
 
 class IgnoreTest(unittest.TestCase):
@@ -845,7 +905,7 @@ class SpeedTest(unittest.TestCase):
         self.assertTrue(result.wasSuccessful())
         self.result = result
         self.case_name = f"{case.__module__}.{case.__qualname__}"
-        self.sandbox = os.path.join(self.session.run_dir.path, "tmp")
+        self.sandbox = sandbox_path(self.session.run_dir.path)
         return [_delta(after, before) for before, after in zip(snapshots, snapshots[1:])]
 
     def test_empty_tests_cost_a_few_stat_calls_and_no_listing(self) -> None:
@@ -1010,4 +1070,4 @@ class ModeTest(unittest.TestCase):
         finally:
             os.umask(old)
         self.assertEqual(modes, [0o700])
-        self.assertFalse(os.path.exists(os.path.join(session.run_dir.path, "tmp")))
+        self.assertFalse(os.path.lexists(sandbox_path(session.run_dir.path)))

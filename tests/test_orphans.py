@@ -22,7 +22,7 @@ from unittest import mock
 import tempcase
 import tempcase._orphans as orphans
 from tempcase._keep import KEEP_MARKER
-from tempcase._layout import MARKER, ensure_user_root, user_root_name
+from tempcase._layout import MARKER, ensure_user_root, sandbox_path, user_root_name
 from tempcase._removal import Problem, remove_path
 from tests.support import (
     REPO_ROOT,
@@ -67,6 +67,25 @@ _KILLED_SUITE = textwrap.dedent(
             self.create_temp_file("scratch")
             with open(os.environ["SIGNAL_FILE"] + ".partial", "w") as stream:
                 stream.write(str(self.tempcase_dir.path))
+            os.rename(os.environ["SIGNAL_FILE"] + ".partial", os.environ["SIGNAL_FILE"])
+            time.sleep(120)
+    """
+)
+
+
+# The same, run by python -m tempcase (detection on): the test also makes a
+# temp file through tempfile, which lands in the run's sandbox.
+_KILLED_DETECTING_SUITE = textwrap.dedent(
+    """
+    import os, tempfile, time, unittest
+
+    class KilledTest(unittest.TestCase):
+        def test_runs_until_killed(self):
+            fd, path = tempfile.mkstemp(prefix="in-sandbox-")
+            os.write(fd, b"x" * 1000)
+            os.close(fd)
+            with open(os.environ["SIGNAL_FILE"] + ".partial", "w") as stream:
+                stream.write(path)
             os.rename(os.environ["SIGNAL_FILE"] + ".partial", os.environ["SIGNAL_FILE"])
             time.sleep(120)
     """
@@ -154,10 +173,13 @@ class _OrphanTestBase(unittest.TestCase):
         self.assertTrue((path / MARKER).is_file())
         return path
 
-    def killed_run(self) -> Path:
-        """The run directory of a suite killed by SIGKILL inside a test."""
+    def killed_run(self, *, detecting: bool = False) -> Path:
+        """The run directory of a suite killed by SIGKILL inside a test: run
+        by ``python -m unittest``, or with *detecting* by ``python -m
+        tempcase`` (then the signal file names the temp file in the sandbox)."""
         work = make_scratch(self)
-        (work / "test_killed.py").write_text(_KILLED_SUITE, encoding="utf-8")
+        suite = _KILLED_DETECTING_SUITE if detecting else _KILLED_SUITE
+        (work / "test_killed.py").write_text(suite, encoding="utf-8")
         (work / "tmpdir").mkdir()
         signal_file = work / "inside-test"
         env = dict(os.environ)
@@ -169,7 +191,7 @@ class _OrphanTestBase(unittest.TestCase):
         for name in ("TMPDIR", "TEMP", "TMP"):
             env[name] = str(work / "tmpdir")
         child = subprocess.Popen(
-            [sys.executable, "-m", "unittest", "test_killed"],
+            [sys.executable, "-m", "tempcase" if detecting else "unittest", "test_killed"],
             cwd=str(work),
             env=env,
             stdout=subprocess.DEVNULL,
@@ -185,6 +207,13 @@ class _OrphanTestBase(unittest.TestCase):
             child.send_signal(signal.SIGKILL)
             _out, err = child.communicate()
         self.assertEqual(child.returncode, -signal.SIGKILL, err)
+        if detecting:
+            in_sandbox = Path(signal_file.read_text(encoding="utf-8"))
+            self.assertTrue(in_sandbox.is_file())
+            self.assertEqual(in_sandbox.parent.parent, self.base)
+            (run,) = self.root.glob("run-*")
+            self.assertEqual(sandbox_path(str(run)), str(in_sandbox.parent))
+            return run
         test_dir = Path(signal_file.read_text(encoding="utf-8"))
         run = test_dir.parent
         self.assertEqual(run.parent, self.root)
@@ -697,6 +726,125 @@ class SweepTest(_OrphanTestBase):
             result = action()
         self.assertEqual(result, orphans.SweepResult())
         return scandir.call_count + listdir.call_count
+
+
+class SandboxTest(_OrphanTestBase):
+    """A run's sandbox (next to the per-user root) goes with its dead run, and
+    nothing else that stands where a sandbox would."""
+
+    def sandbox_of(self, run: Path) -> Path:
+        path = Path(sandbox_path(str(run)))
+        self.assertEqual(path.parent, self.base)
+        return path
+
+    def test_killed_detecting_run_goes_with_its_sandbox(self) -> None:
+        run = self.killed_run(detecting=True)
+        sandbox = self.sandbox_of(run)
+        self.assertEqual(len(os.listdir(sandbox)), 1)
+
+        code, out, err = self.clean()
+
+        self.assertEqual((code, err), (0, ""))
+        self.assertFalse(os.path.lexists(run))
+        self.assertFalse(os.path.lexists(sandbox))
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith(f"removed       {sandbox}  1000 B  (sandbox of a run"))
+        self.assertIn("dead process", lines[0])
+        self.assertTrue(lines[1].startswith(f"removed       {run}  "))
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(lines[2].startswith("total: removed 2 directories, 1."), lines[2])
+        self.assertEqual(sorted(os.listdir(self.base)), [self.root.name])
+
+    def test_sweep_removes_a_dead_run_and_its_sandbox(self) -> None:
+        run = self.killed_run(detecting=True)
+        sandbox = self.sandbox_of(run)
+
+        result = orphans.sweep_dead_runs(str(self.root))
+
+        self.assertEqual(result.removed, (str(sandbox), str(run)))
+        self.assertEqual(result.problems, ())
+        self.assertEqual(sorted(os.listdir(self.base)), [self.root.name])
+
+    def test_sandbox_of_a_live_run_stays(self) -> None:
+        live = Path(self.session.run_dir.path)
+        sandbox = self.sandbox_of(live)
+        sandbox.mkdir()
+        (sandbox / "busy.txt").write_text("live", encoding="utf-8")
+
+        self.assertEqual(orphans.sweep_dead_runs(str(self.root)), orphans.SweepResult())
+        code, out, _err = self.clean("--older-than", "0")
+
+        self.assertEqual(code, 0)
+        self.assertEqual(out, "total: removed 0 directories, 0 B\n")
+        self.assertEqual((sandbox / "busy.txt").read_text(encoding="utf-8"), "live")
+
+    def test_link_where_the_sandbox_would_be_is_left_alone(self) -> None:
+        dead = self.dead_run()
+        outside = make_scratch(self)
+        (outside / "precious.txt").write_text("keep me", encoding="utf-8")
+        link = self.sandbox_of(dead)
+        link.symlink_to(outside, target_is_directory=True)
+        before = _snapshot(outside)
+
+        code, out, _err = self.clean("--verbose")
+
+        self.assertEqual(code, 0)
+        self.assertFalse(os.path.lexists(dead))
+        self.assertTrue(link.is_symlink())
+        self.assertEqual(_snapshot(outside), before)
+        self.assertIn(
+            f"kept          {link}: a symbolic link, where the sandbox of a dead run would be",
+            out,
+        )
+        self.assertIn(f"removed       {dead}", out)
+
+    def test_run_stays_while_its_sandbox_cannot_be_removed(self) -> None:
+        dead = self.dead_run()
+        sandbox = self.sandbox_of(dead)
+        (sandbox / "sub").mkdir(parents=True)
+
+        def failing(path: str, **kw: Any) -> list[Problem]:
+            if path == str(sandbox):
+                return [Problem(path, "Operation not permitted")]
+            return remove_path(path, **kw)
+
+        with mock.patch.object(orphans, "remove_path", failing):
+            result = orphans.sweep_dead_runs(str(self.root))
+            code, out, _err = self.clean()
+        self.assertEqual(result.removed, ())
+        self.assertEqual([p.path for p in result.problems], [str(sandbox)])
+        self.assertEqual(code, 1)
+        self.assertIn(f"could not remove {sandbox}: Operation not permitted", out)
+        self.assertTrue((dead / MARKER).is_file())  # so that the next clean finds both
+
+        code, out, _err = self.clean()
+        self.assertEqual(code, 0)
+        self.assertFalse(os.path.lexists(sandbox))
+        self.assertFalse(os.path.lexists(dead))
+
+    def test_lone_sandbox_goes_once_older_than_the_cutoff(self) -> None:
+        lone = self.sandbox_of(self.root / "run-gone1234")
+        (lone / "sub").mkdir(parents=True)
+        (lone / "sub" / "f.txt").write_text("left", encoding="utf-8")
+        not_a_dir = self.sandbox_of(self.root / "run-file1234")
+        not_a_dir.write_text("a file", encoding="utf-8")
+        other_user = self.base / "tempcase-of-99999-run-abcd1234"
+        other_user.mkdir()
+
+        code, out, _err = self.clean("--verbose")
+        self.assertEqual(code, 0)
+        self.assertIn(f"kept          {lone}: sandbox of a run that is gone, younger than 1d", out)
+        self.assertIn(f"kept          {not_a_dir}: not a directory", out)
+        self.assertTrue((lone / "sub" / "f.txt").is_file())
+
+        code, out, _err = self.clean("--older-than", "0")
+        self.assertEqual(code, 0)
+        self.assertIn(
+            f"removed       {lone}  4 B  (sandbox of a run that is gone, older than 0)", out
+        )
+        self.assertFalse(os.path.lexists(lone))
+        self.assertEqual(not_a_dir.read_text(encoding="utf-8"), "a file")
+        self.assertTrue(other_user.is_dir())  # not this user's name
 
 
 if __name__ == "__main__":

@@ -159,8 +159,8 @@ def test_clean():
 
 
 def _sandbox_path(path: str) -> str:
-    """The part of a sandbox path below the run's sandbox (``run-*/tmp/``)."""
-    match = re.search(r"/run-[^/]+/tmp/(.+)$", path)
+    """The part of a sandbox path below the run's sandbox (``tempcase-of-*-run-*/``)."""
+    match = re.search(r"/tempcase-of-[^/]+-run-[^/]+/(.+)$", path)
     if match is None:
         raise AssertionError(f"not a sandbox path: {path}")
     return match.group(1)
@@ -724,7 +724,7 @@ class XdistTest(PluginTestCase):
         leaks = sandbox_leaks(data)
         workers = {leak["worker"] for leak in leaks}
         self.assertEqual(workers, {"gw0", "gw1"})
-        runs = {re.sub(r"/tmp/[^/]+$", "", leak["path"]) for leak in leaks}
+        runs = {os.path.dirname(leak["path"]) for leak in leaks}
         self.assertEqual(len(runs), 2)  # a run directory (and sandbox) per worker
         # A test runs once; the session (imports) once per worker, named.
         tests = [leak["context"] for leak in leaks if leak["scope"] == "test"]

@@ -23,6 +23,7 @@ import tempcase
 import tempcase._leaks as leaks_module
 from tempcase._config import Settings
 from tempcase._inotify import Watcher
+from tempcase._layout import sandbox_path
 from tempcase._leaks import Place
 from tempcase._real import OS
 from tests.support import fresh_session, make_scratch, memory_scratch
@@ -77,7 +78,7 @@ class TmpfsSandboxTest(unittest.TestCase):
         self.counter.patch(self)
 
     def sandbox(self) -> str:
-        return os.path.join(self.session.run_dir.path, "tmp")
+        return sandbox_path(self.session.run_dir.path)
 
     def test_make_and_remove_a_temp_dir_needs_no_listing(self) -> None:
         made: list[str] = []
@@ -109,6 +110,33 @@ class TmpfsSandboxTest(unittest.TestCase):
         self.assertEqual({os.path.dirname(path) for path in made}, {self.sandbox()})
         self.assertEqual(len(set(seen)), 1, seen)
         self.assertEqual(result.leaks, [])
+
+    def test_tmpdir_put_back_as_an_equal_copy_keeps_the_quick_check(self) -> None:
+        # mock.patch.dict puts TMPDIR back as a new, equal string: not a
+        # change (nothing reported), and the tests after it take the quick
+        # check again (the full one asks the kernel for its events: a poll).
+        def patch_env(case: unittest.TestCase) -> None:
+            with mock.patch.dict(os.environ, {"TMPDIR": "elsewhere"}):
+                pass
+
+        def nothing(case: unittest.TestCase) -> None:
+            pass
+
+        tests: dict[str, Any] = {"test_00": patch_env}
+        tests.update({f"test_{i:02d}": nothing for i in range(1, 21)})
+        case = type("PatchEnv", (unittest.TestCase,), tests)
+        polls: list[str] = []
+        real_poll = Watcher.poll
+
+        def poll(watcher: Watcher) -> dict[int, dict[str, bool]] | None:
+            polls.append(os.environ["TMPDIR"])
+            return real_poll(watcher)
+
+        with mock.patch.object(Watcher, "poll", poll):
+            result = _run(case)
+        self.assertTrue(result.wasSuccessful())
+        self.assertEqual((result.leaks, result.redirect_resets), ([], []))
+        self.assertEqual(polls, [self.sandbox()])  # after test_00, and never again
 
     def test_leak_then_swap_is_attributed_to_each_test(self) -> None:
         # test_1 leaks a file; test_2 removes it and leaks another in its place
@@ -197,7 +225,7 @@ class RemovedSandboxTest(unittest.TestCase):
             [(prefix + "test_2", "after")],
         )
         # The remade sandbox, and the leak in it, went with the end of the run.
-        self.assertFalse(os.path.lexists(os.path.join(self.session.run_dir.path, "tmp")))
+        self.assertFalse(os.path.lexists(sandbox_path(self.session.run_dir.path)))
 
     def test_removed_sandbox_is_made_again(self) -> None:
         for where in ("disk", "memory"):
