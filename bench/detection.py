@@ -168,7 +168,7 @@ def start_writer(directory: str) -> subprocess.Popen[bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/detection.py", description=__doc__.split("\n")[0])
     parser.add_argument("--tests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
