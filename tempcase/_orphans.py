@@ -573,7 +573,13 @@ class _Cleaner:
             return
         self.handle(verdict, rename=True)
 
-    def run(self) -> int:
+    def run(self, *, lone_only: list[_Verdict] | None = None) -> int:
+        """Clean the root, then the sandboxes whose run is gone; with
+        *lone_only* (the root is missing), just those sandboxes."""
+        if lone_only is not None:
+            for verdict in lone_only:
+                self.handle(verdict, rename=False)
+            return self._summary()
         root = self.judge.root
         try:
             with os.scandir(root) as entries:
@@ -593,6 +599,9 @@ class _Cleaner:
             self.handle(verdict, rename=True)
         for verdict in self.judge.lone_sandboxes():
             self.handle(verdict, rename=False)
+        return self._summary()
+
+    def _summary(self) -> int:
         dirs = "directory" if self.count == 1 else "directories"
         if self.dry_run:
             summary = f"would remove {self.count} {dirs}, {_size(self.total)}"
@@ -636,9 +645,13 @@ def main(argv: Sequence[str]) -> int:
     if refusal is not None:
         print(f"{PROG}: refusing {escape(root)}: {refusal}", file=sys.stderr)
         return 2
-    if not os.path.lexists(root):
-        print(f"nothing to clean: {escape(root)} does not exist")
-        return 0
     judge = _Judge(root, cutoff=time.time() - age, age_text=options.older_than)
     cleaner = _Cleaner(judge, dry_run=options.dry_run, verbose=options.verbose, out=sys.stdout)
+    if not os.path.lexists(root):
+        # Sandboxes of runs whose root was removed by hand may still be there.
+        lone = judge.lone_sandboxes()
+        if not lone:
+            print(f"nothing to clean: {escape(root)} does not exist")
+            return 0
+        return cleaner.run(lone_only=lone)
     return cleaner.run()

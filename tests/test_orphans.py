@@ -554,6 +554,21 @@ class AgeTest(_OrphanTestBase):
                 self.assertIn("nothing to clean", out)
                 self.assertFalse((base / user_root_name()).exists())
 
+    def test_missing_root_still_finds_the_sandboxes_of_its_runs(self) -> None:
+        # The root was removed by hand; the sandboxes next to it were not.
+        base = self.scratch / "rootless-base"
+        base.mkdir()
+        lone = base / f"{user_root_name()}-run-gone1234"
+        (lone / "sub").mkdir(parents=True)
+        code, out, err = _clean("--basetemp", str(base))
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, "total: removed 0 directories, 0 B\n")
+        self.assertTrue(lone.is_dir())
+        code, out, err = _clean("--basetemp", str(base), "--older-than", "0")
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn(f"removed       {lone}  0 B  (sandbox of a run that is gone", out)
+        self.assertEqual(os.listdir(base), [])  # and the root is not made
+
     def test_root_that_is_a_symlink_is_refused(self) -> None:
         base = self.scratch / "linked-base"
         base.mkdir()
