@@ -12,8 +12,8 @@ import sys
 import tempfile
 from typing import Sequence
 
-from tempcase._args import Parser, UsageError
-from tempcase._scan import collect_files
+from tempcase._args import Parser
+from tempcase._scan import parse_paths_command
 
 __all__ = ["main"]
 
@@ -83,14 +83,10 @@ def main(argv: Sequence[str]) -> int:
         in a way migrate did not foresee (reported, left unchanged, the
         other files done).
     """
-    try:
-        options = _parser().parse_args(list(argv))
-        files = collect_files(options.paths)
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
-    except (UsageError, FileNotFoundError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    parsed = parse_paths_command(_parser(), argv, PROG)
+    if isinstance(parsed, int):
+        return parsed
+    options, files = parsed
     try:
         import libcst
     except ImportError:

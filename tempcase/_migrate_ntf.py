@@ -107,9 +107,7 @@ def plan_named(m: Method) -> Plan:
             raise Skip("the with block does more than one f.write()")
         anchor: cst.CSTNode = statement
     else:
-        line, small = m.statement()
-        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-            raise Skip("the result is not assigned to one name")
+        line, small = m.assignment()
         target = small.targets[0].target
         if not isinstance(target, cst.Name):
             raise Skip(f"assigned to {code(target)}, not to a local name")

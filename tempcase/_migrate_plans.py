@@ -23,9 +23,7 @@ __all__ = ["plan_class"]
 
 
 def _plan_mkdtemp(m: Method) -> Plan:
-    line, small = m.statement()
-    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-        raise Skip("the result is not assigned to one name")
+    line, small = m.assignment()
     key = key_of(small.targets[0].target)
     args = m.affixes(m.keywords(["prefix"]))
     drops = m.removals(["shutil.rmtree"], key)
@@ -35,9 +33,7 @@ def _plan_mkdtemp(m: Method) -> Plan:
 
 
 def _plan_mkstemp(m: Method) -> Plan:
-    line, small = m.statement()
-    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-        raise Skip("the result is not assigned to one name")
+    line, small = m.assignment()
     target = small.targets[0].target
     if not isinstance(target, cst.Tuple) or len(target.elements) != 2:
         raise Skip("the result is not unpacked into a descriptor and a path")
@@ -72,9 +68,7 @@ def _plan_mkstemp(m: Method) -> Plan:
 
 
 def _plan_tempdir(m: Method) -> Plan:
-    line, small = m.statement()
-    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-        raise Skip("the result is not assigned to one name")
+    line, small = m.assignment()
     key = key_of(small.targets[0].target)
     args = m.affixes(m.keywords(["prefix"]))
     drops = m.removals([".cleanup"], key)

@@ -160,6 +160,13 @@ class Method:
         assert isinstance(small, cst.BaseSmallStatement)
         return line, small
 
+    def assignment(self) -> tuple[cst.SimpleStatementLine, cst.Assign]:
+        """The line holding the call, which must assign its result to one target."""
+        line, small = self.statement()
+        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+            raise Skip("the result is not assigned to one name")
+        return line, small
+
     def keywords(self, allowed: Sequence[str]) -> dict[str, cst.BaseExpression]:
         """The call's keyword arguments, checked: no positional ones, no ``dir=``."""
         found: dict[str, cst.BaseExpression] = {}

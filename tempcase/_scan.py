@@ -121,6 +121,22 @@ def _order(finding: Finding) -> tuple[str, int, int, str]:
     return finding.path, finding.line, finding.col, finding.code
 
 
+def parse_paths_command(
+    parser: Parser, argv: Sequence[str], prog: str
+) -> tuple[argparse.Namespace, list[str]] | int:
+    """The options of a command that takes PATH... (``scan``, ``migrate``) and
+    the files they name, or the exit status: 0 after ``--help``, 2 (said on
+    stderr) for bad arguments or a missing path."""
+    try:
+        options = parser.parse_args(list(argv))
+        return options, collect_files(options.paths)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except (UsageError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def collect_files(paths: Sequence[str]) -> list[str]:
     """The files to scan: each file given, and every ``*.py`` below each directory.
 
@@ -192,14 +208,10 @@ def main(argv: Sequence[str]) -> int:
     :returns: 0, or 1 under ``--check`` when anything was found; 2 for bad
         arguments or a missing path.
     """
-    try:
-        options = _parser().parse_args(list(argv))
-        files = collect_files(options.paths)
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
-    except (UsageError, FileNotFoundError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    parsed = parse_paths_command(_parser(), argv, PROG)
+    if isinstance(parsed, int):
+        return parsed
+    options, files = parsed
     findings = [
         finding
         for path in files
